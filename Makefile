@@ -1,0 +1,39 @@
+# Newcomer commands: `make smoke` (install + the embedded small default job), `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU machines: this pin takes the CPU build (a local wheel on the project's machines). On a GPU
+# machine, set TORCH to the CUDA build you want, e.g. `make install TORCH=torch==2.13.0`.
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev,gguf
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 LITELLM_LOCAL_MODEL_COST_MAP=True
+
+.PHONY: install smoke test test-slow bench clean
+
+install: $(VENV)/.installed
+
+# torch first, so that nothing later pulls the registry's newest build with gigabytes of CUDA wheels.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+# The embedded small default: tiny model, synthetic offline data, CPU.
+smoke: install
+	$(OFFLINE) $(VENV)/bin/rdagent autorl tasks
+	$(OFFLINE) $(VENV)/bin/rdagent autorl model tiny
+	$(OFFLINE) $(VENV)/bin/rdagent autorl grade --task gsm8k-rule --model tiny --data synthetic --limit 64
+	$(OFFLINE) $(VENV)/bin/rdagent autorl grade --task humaneval-rule --model tiny --limit 16
+
+test: install
+	$(OFFLINE) $(VENV)/bin/pytest
+
+test-slow: install
+	$(OFFLINE) $(VENV)/bin/pytest -m slow
+
+bench: install
+	$(OFFLINE) $(PY) benchmarks/cli_startup.py
+	$(OFFLINE) $(PY) benchmarks/grading_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,145 @@
+"""The `rdagent autorl` command line.
+
+Only light modules are imported at the top: `--help` and `tasks` must answer in well under 3 s
+(see benchmarks/cli_startup.py). Each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="autorl",
+    help="Agent² RL-Bench on RD-Agent: can an LLM agent post-train a small model with RL?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+model_app = typer.Typer(help="Build and inspect base models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+TaskOpt = typer.Option(..., "--task", "-t", help="Task id (see `tasks`) or a folder with task.yaml.")
+BackendOpt = typer.Option(None, "--backend", "-b", help="Generation backend: hf, vllm or openai [default: AUTORL_BACKEND].")
+DataOpt = typer.Option("auto", "--data", help="Data source of the task (e.g. synthetic for gsm8k offline).")
+LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Grade only the first N held-out items.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def load_task(task: str):
+    from rdagent_autorl.tasks import TaskError, get_task
+
+    try:
+        spec = get_task(task)
+        spec.require_available()
+        return spec
+    except TaskError as exc:
+        fail(str(exc))
+
+
+def load_model(model: str) -> Path:
+    from rdagent_autorl.models.resolve import ModelError, resolve_model
+
+    try:
+        return resolve_model(model)
+    except ModelError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the benchmark's tasks: id, level, title, data available here, default base model."""
+    from rdagent_autorl.tasks import LEVELS, all_tasks
+
+    rows = [{"id": t.id, "level": t.level, "kind": LEVELS[t.level], "title": t.title, "data": t.data_status(),
+             "default_model": t.default_model or "-"} for t in all_tasks()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in ("id", "level", "data", "default_model", "title")}
+    typer.echo("  ".join(k.upper().ljust(w) for k, w in widths.items()))
+    for r in rows:
+        typer.echo("  ".join(str(r[k]).ljust(w) for k, w in widths.items()))
+
+
+@app.command()
+def grade(
+    task: str = TaskOpt,
+    model: str = typer.Option(..., "--model", "-m", help="Checkpoint folder, HF hub id, .gguf file, or 'tiny'."),
+    limit: Optional[int] = LimitOpt,
+    backend: Optional[str] = BackendOpt,
+    data: str = DataOpt,
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for the per-sample JSONL [default: the cache]."),
+    device: Optional[str] = typer.Option(None, "--device", help="hf backend device, e.g. cpu or cuda:0."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Re-evaluate even if this model was graded before."),
+) -> None:
+    """Score a checkpoint on the task's held-out data; prints one JSON object."""
+    from rdagent_autorl.generation import BACKENDS
+    from rdagent_autorl.grading.evaluate import evaluate, make_config
+    from rdagent_autorl.tasks import TaskError
+
+    if backend is not None and backend not in BACKENDS:
+        fail(f"unknown backend '{backend}'; choose from: {', '.join(BACKENDS)}")
+    spec = load_task(task)
+    model_dir = load_model(model) if backend != "openai" else Path(model)
+    try:
+        config = make_config(spec, backend, data, limit)
+        result = evaluate(spec, model_dir, config, out_dir=out, device=device, use_cache=not no_cache)
+    except TaskError as exc:
+        fail(str(exc))
+    typer.echo(result.model_dump_json())
+
+
+@app.command()
+def serve(
+    task: str = TaskOpt,
+    workspace: Path = typer.Option(..., "--workspace", "-w", help="Run folder (created if missing); checkpoints go in its output/."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's]."),
+    timeout: int = typer.Option(0, "--timeout", help="Run budget in seconds [default: the task's]."),
+    limit: Optional[int] = LimitOpt,
+    backend: Optional[str] = BackendOpt,
+    data: str = DataOpt,
+    gpus: str = typer.Option("", "--gpus", help="Comma-separated GPU ids; evaluations run one at a time per GPU."),
+    host: Optional[str] = typer.Option(None, "--host", help="[default: AUTORL_GRADER_HOST]"),
+    port: Optional[int] = typer.Option(None, "--port", help="[default: AUTORL_GRADER_PORT]"),
+) -> None:
+    """Start the grading service (FastAPI) for a run workspace."""
+    import uvicorn
+
+    from rdagent_autorl.grading.run import GradingRun
+    from rdagent_autorl.grading.service import create_app
+    from rdagent_autorl.settings import get_settings
+    from rdagent_autorl.tasks import TaskError
+
+    spec = load_task(task)
+    s = get_settings()
+    base = load_model(model or spec.default_model)
+    try:
+        run = GradingRun.open(
+            workspace, task=task, base_model=str(base), data_source=spec.resolve_source(data), backend=backend or s.backend,
+            limit=limit, gpus=[g.strip() for g in gpus.split(",") if g.strip()], timeout_s=timeout or spec.budget.time_s,
+        )
+    except TaskError as exc:
+        fail(str(exc))
+    typer.echo(f"grading {run.task.id} for {run.workspace} on http://{host or s.grader_host}:{port or s.grader_port}", err=True)
+    uvicorn.run(create_app(run), host=host or s.grader_host, port=port or s.grader_port, log_level="warning")
+
+
+@model_app.command("tiny")
+def model_tiny(seed: int = typer.Option(0, "--seed", help="Same seed, byte-identical weights.")) -> None:
+    """Build (once, then cached under AUTORL_HOME) the tiny Qwen2 model used for smoke runs and tests."""
+    from rdagent_autorl.models.tiny import tiny_model_path
+
+    typer.echo(str(tiny_model_path(seed)))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

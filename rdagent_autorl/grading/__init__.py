@@ -1,0 +1,1 @@
+"""Grading: score a checkpoint on a task's held-out data (`evaluate`), and the grading service."""

@@ -1,0 +1,58 @@
+"""The grading API agents use: a thin FastAPI layer over `GradingRun`.
+
+    POST /submit {"model_path": ..., "gpu": ...}   score a checkpoint from the run's output/
+    GET  /health                                   task, workspace, devices
+    GET  /time                                     start, timeout, remaining
+    GET  /submissions                              every recorded submission
+    GET  /baseline                                 the base model's score (computed once, cached)
+The OpenAPI schema is at /openapi.json.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict
+
+from rdagent_autorl.grading.run import GradingRun, Submission, SubmissionError
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str
+    gpu: str | int | None = None
+
+
+def create_app(run: GradingRun) -> FastAPI:
+    app = FastAPI(title="rdagent-autorl grader", description=f"Grading service for task {run.task.id}")
+
+    # Plain `def` endpoints: FastAPI runs them in its thread pool, so a long evaluation on one device
+    # does not block /health, /time or a submission to another device.
+    @app.post("/submit", response_model=Submission)
+    def submit(request: SubmitRequest) -> Submission:
+        try:
+            return run.submit(request.model_path, None if request.gpu is None else str(request.gpu))
+        except SubmissionError as exc:
+            raise HTTPException(status_code=exc.status, detail=exc.reason) from exc
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "task": run.task.id, "workspace": str(run.workspace), "gpus": run.meta.gpus,
+                "devices": run.devices, "backend": run.meta.backend, "data_source": run.config.data_source}
+
+    @app.get("/time")
+    def time_left() -> dict:
+        return run.time_info()
+
+    @app.get("/submissions", response_model=list[Submission])
+    def submissions() -> list[Submission]:
+        return run.submissions()
+
+    @app.get("/baseline")
+    def baseline() -> dict:
+        try:
+            return run.baseline().model_dump()
+        except RuntimeError as exc:
+            raise HTTPException(status_code=503, detail=f"the baseline could not be computed: {exc}") from exc
+
+    return app

@@ -1,0 +1,67 @@
+"""Settings of the plugin, read from the environment and `.env` with the `AUTORL_` prefix.
+
+Every field is documented in `.env.example`; keep the two in step (a test checks).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["hf", "vllm", "openai"]
+
+# The repository root holds the asset folders (scenarios/, templates/, prompts/) next to the package.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class AutoRLSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTORL_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path("~/.autorl"), description="Root for caches, built models, ledger.")
+    cache_dir: Path | None = Field(default=None, description="Grading and model caches; default <home>/cache.")
+    assets_dir: Path = Field(default=_REPO_ROOT, description="Folder holding scenarios/, templates/, prompts/.")
+
+    backend: BackendName = Field(default="hf", description="Generation backend used by the grader.")
+    hf_batch_size: int = Field(default=32, ge=1, description="Prompts per batch for the hf backend.")
+    openai_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="Endpoint for backend=openai.")
+    openai_model: str = Field(default="", description="Model name sent to the openai backend; default: --model.")
+    openai_api_key: str = Field(default="EMPTY", repr=False, description="Key for backend=openai (not the driver's).")
+
+    grader_host: str = Field(default="127.0.0.1", description="Address the grading service binds to.")
+    grader_port: int = Field(default=8765, ge=0, le=65535, description="Port of the grading service.")
+
+    gsm8k_path: Path | None = Field(default=None, description="Local copy of openai/gsm8k (folder or files).")
+    code_timeout_s: float = Field(default=10.0, gt=0, description="Wall-time limit per HumanEval problem.")
+    code_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit per HumanEval problem.")
+    code_workers: int = Field(default=4, ge=1, description="Parallel sandboxed executions.")
+    bootstrap_samples: int = Field(default=1000, ge=100, description="Resamples for the 95% score interval.")
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def cache_path(self) -> Path:
+        return (self.cache_dir or self.home_dir / "cache").expanduser()
+
+    @property
+    def scenarios_dir(self) -> Path:
+        return self.assets_dir / "scenarios"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.assets_dir / "templates"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.assets_dir / "prompts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> AutoRLSettings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing the environment."""
+    return AutoRLSettings()

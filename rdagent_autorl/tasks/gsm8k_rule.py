@@ -1,0 +1,115 @@
+"""gsm8k-rule: grade-school math with a rule-based reward (final-answer match via math-verify).
+
+Data sources, in the order `auto` tries them:
+- `local`: a copy of openai/gsm8k at AUTORL_GSM8K_PATH (a `save_to_disk` folder, the hub's parquet
+  layout, or train/test JSONL files);
+- `hub`: `openai/gsm8k` (config `main`) through `datasets`, following the usual HF cache/offline rules;
+- `synthetic`: never chosen by `auto`, because its scores are not GSM8K scores. Seeded, generated
+  problems in GSM8K's format for offline smoke runs and tests (see `gsm8k_synthetic`).
+Train is visible to agents; test is the held-out evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rdagent_autorl.settings import get_settings
+from rdagent_autorl.tasks.base import Budget, DataSource, Sample, TaskError, TaskSpec
+
+HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
+SYSTEM_PROMPT = (
+    "Solve the grade-school math problem. Reason step by step, "
+    "then give the final answer on its own line as '#### <number>'."
+)
+# Synthetic smoke data: half one-step, half two-step problems, so that a tiny model trained for a few
+# CPU minutes can learn some of it (documented in scenarios/gsm8k-rule/description.md).
+SYNTHETIC_DIFFICULTIES = (1, 2)
+SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL = 500, 100
+
+
+def _local_check() -> tuple[bool, str]:
+    path = get_settings().gsm8k_path
+    if path is None:
+        return False, "AUTORL_GSM8K_PATH is not set"
+    return (True, "") if Path(path).expanduser().exists() else (False, f"{path} does not exist")
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+def _hub_check() -> tuple[bool, str]:
+    # Cheap and offline: look for the dataset in the caches instead of asking the hub.
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    cached = (Path(HF_HUB_CACHE) / "datasets--openai--gsm8k").exists()
+    if cached or not _hub_offline():
+        return True, "" if cached else "not cached; will download"
+    return False, "offline and not in the HF cache"
+
+
+def _records(split: str, source: str) -> list[dict]:
+    if source == "synthetic":
+        from rdagent_autorl.tasks.gsm8k_synthetic import TRAIN_SEED, EVAL_SEED, generate
+
+        seed, per_level = (TRAIN_SEED, SYNTHETIC_TRAIN_PER_LEVEL) if split == "train" else (EVAL_SEED, SYNTHETIC_EVAL_PER_LEVEL)
+        rows = [r for d in SYNTHETIC_DIFFICULTIES for r in generate(per_level, seed=seed * 100 + d, difficulty=d)]
+        if split == "test":  # guarantee disjointness from what agents can train on
+            seen = {r["question"] for r in _records("train", "synthetic")}
+            rows = [r for r in rows if r["question"] not in seen]
+        return rows
+    import datasets
+
+    try:
+        if source == "local":
+            path = Path(get_settings().gsm8k_path).expanduser()
+            if (path / "dataset_dict.json").exists():
+                ds = datasets.load_from_disk(str(path))[split]
+            else:
+                ds = datasets.load_dataset(str(path), split=split)
+        else:
+            ds = datasets.load_dataset(HUB_ID, HUB_CONFIG, split=split)
+    except Exception as exc:  # datasets raises many types (connection, missing files, bad layout)
+        hint = " (offline here? pass --data synthetic for the offline smoke set)" if source == "hub" else ""
+        raise TaskError(f"cannot load gsm8k {split} split from {source}: {type(exc).__name__}: {exc}{hint}") from exc
+    return [{"question": r["question"], "answer": r["answer"]} for r in ds]
+
+
+def _loader(split: str):
+    def load(source: str) -> list[Sample]:
+        return [
+            Sample(id=f"gsm8k-{source}-{split}-{i}", prompt=r["question"], answer=r["answer"])
+            for i, r in enumerate(_records(split, source))
+        ]
+
+    return load
+
+
+def _score(samples, completions):
+    from rdagent_autorl.scoring.math_answer import score_math
+
+    return score_math(samples, completions)
+
+
+def _prompt(sample: Sample):
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": sample.prompt}]
+
+
+TASK = TaskSpec(
+    id="gsm8k-rule",
+    level=1,
+    title="GSM8K math word problems, rule-based final-answer reward",
+    default_model="Qwen/Qwen2.5-0.5B-Instruct",
+    sources=(
+        DataSource("local", "openai/gsm8k copy at AUTORL_GSM8K_PATH", _local_check),
+        DataSource("hub", f"{HUB_ID} through datasets", _hub_check),
+        DataSource("synthetic", "seeded synthetic GSM8K-format problems (offline smoke data)", auto=False),
+    ),
+    load_train=_loader("train"),
+    load_eval=_loader("test"),
+    scorer=_score,
+    to_prompt=_prompt,
+    budget=Budget(time_s=2 * 3600, max_new_tokens=512),
+    exposed_files=("description.md",),
+)

@@ -1,0 +1,71 @@
+"""Test-wide setup: offline, an isolated AUTORL_HOME, and small shared fixtures.
+
+The tiny model is built once per session (it is the project's own embedded default, not a fake).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+               "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("autorl-home")
+    saved = dict(os.environ)
+    os.environ.update(OFFLINE_ENV)
+    os.environ["AUTORL_HOME"] = str(home)
+    os.environ["HF_HOME"] = str(tmp_path_factory.mktemp("hf-home"))  # empty cache: nothing leaks in
+    from rdagent_autorl.settings import get_settings
+
+    get_settings.cache_clear()
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(_isolated_env) -> Path:
+    from rdagent_autorl.models.tiny import tiny_model_path
+
+    return tiny_model_path(0)
+
+
+@pytest.fixture()
+def math_task_dir(tmp_path) -> Path:
+    """A small custom task (math scorer, short generations) so grading tests stay fast."""
+    folder = tmp_path / "mini-math"
+    folder.mkdir()
+    (folder / "task.yaml").write_text(
+        "id: mini-math\ntitle: Mini math\nscorer: math\nmax_new_tokens: 8\n"
+        "system_prompt: Answer with the number only.\n"
+    )
+    rows = [{"question": f"What is {a} plus {b}?", "answer": f"{a} + {b} = {a + b}\n#### {a + b}"}
+            for a, b in [(1, 2), (3, 4), (5, 6), (7, 8), (2, 2), (9, 1)]]
+    (folder / "train.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:3]) + "\n")
+    (folder / "eval.jsonl").write_text("\n".join(json.dumps(r) for r in rows[3:]) + "\n")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    """Settings are cached per process; tests that change AUTORL_* env must not leak into others."""
+    yield
+    from rdagent_autorl.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,53 @@
+"""The hf generation backend on the tiny model, and the helpers every backend shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from rdagent_autorl.generation import cut_at_stop, load_backend, render_prompt
+
+
+def test_cut_at_stop_takes_the_earliest_stop():
+    assert cut_at_stop("a\ndef b\n#c", ["\n#", "\ndef "]) == "a"
+    assert cut_at_stop("no stop", ["\n#"]) == "no stop"
+    assert cut_at_stop("x", []) == "x"
+
+
+def test_render_prompt_uses_the_chat_template_when_present(tiny_model):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    text, templated = render_prompt([{"role": "user", "content": "hi"}], tok)
+    assert templated and "<|im_start|>user" in text and text.rstrip().endswith("<|im_start|>assistant")
+    assert render_prompt("def f():", tok) == ("def f():", False)
+    tok.chat_template = None
+    assert render_prompt([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], tok) == ("s\n\nu\n", False)
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_model):
+    return load_backend("hf", tiny_model, device="cpu", batch_size=4)
+
+
+PROMPTS = ["def add(a, b):\n", [{"role": "user", "content": "What is 2 plus 3?"}], "Tom has 3 apples.",
+           [{"role": "user", "content": "Natalia sold clips to 48 of her friends in April."}], "x = 1\n"]
+
+
+def test_batched_generation_equals_one_at_a_time(hf):
+    batched = hf.generate(PROMPTS, max_new_tokens=12)
+    sequential = [hf.generate([p], max_new_tokens=12)[0] for p in PROMPTS]
+    assert batched == sequential
+    assert len(batched) == len(PROMPTS) and all(isinstance(t, str) for t in batched)
+
+
+def test_stop_strings_cut_the_output(hf):
+    free = hf.generate(PROMPTS[:1], max_new_tokens=24)[0]
+    assert len(free) > 2
+    stop = free[1:3]  # a stop string that certainly occurs in the unconstrained output
+    stopped = hf.generate(PROMPTS[:1], max_new_tokens=24, stop=[stop])[0]
+    assert stop not in stopped and free.startswith(stopped)
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="choose from: hf, vllm, openai"):
+        load_backend("tgi", "x")

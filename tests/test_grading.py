@@ -1,0 +1,138 @@
+"""Scoring a checkpoint: evaluate(), the result/baseline caches, and the grading run's rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from rdagent_autorl.grading.evaluate import bootstrap_ci, evaluate, make_config
+from rdagent_autorl.grading.run import SCORES, GradingRun, SubmissionError
+from rdagent_autorl.tasks import get_task
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    low, high = bootstrap_ci([True] * 30 + [False] * 70)
+    assert low < 30 < high and 15 < low and high < 45
+    assert bootstrap_ci([True] * 10) == (100.0, 100.0)
+    assert bootstrap_ci([]) == (0.0, 0.0)
+
+
+def test_evaluate_writes_samples_and_caches_by_content(tiny_model, math_task_dir, tmp_path):
+    task = get_task(str(math_task_dir))
+    config = make_config(task, "hf")
+    first = evaluate(task, tiny_model, config, out_dir=tmp_path)
+    assert first.n == 3 and 0 <= first.score <= 100 and not first.cached
+    assert first.ci_low <= first.score <= first.ci_high
+    rows = [json.loads(line) for line in open(first.samples_path)]
+    assert [r["id"] for r in rows] == [s.id for s in task.heldout()]
+    assert {"prompt", "completion", "extracted", "correct"} <= set(rows[0])
+    assert first.score == round(100 * sum(r["correct"] for r in rows) / 3, 2)
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model, copy)  # new path and mtimes, same content
+    again = evaluate(task, copy, config)
+    assert again.cached and again.score == first.score
+    assert not evaluate(task, copy, make_config(task, "hf", limit=2)).cached  # another eval config
+
+
+@pytest.fixture()
+def run(tiny_model, math_task_dir, tmp_path):
+    return GradingRun.open(tmp_path / "ws", task=str(math_task_dir), base_model=str(tiny_model), timeout_s=3600)
+
+
+def _checkpoint(run, tiny_model, name="v1", perturb=False):
+    dest = run.output_dir / name
+    shutil.copytree(tiny_model, dest)
+    if perturb:  # different weights, same architecture: flip one byte near the end of the tensor data
+        weights = dest / "model.safetensors"
+        data = bytearray(weights.read_bytes())
+        data[-3] ^= 0x01
+        weights.write_bytes(bytes(data))
+    return dest
+
+
+def test_submit_records_scores_durably(run, tiny_model):
+    _checkpoint(run, tiny_model, "v1", perturb=True)
+    first = run.submit("output/v1")
+    assert first.id == "sub-0001" and first.status == "scored" and not first.copied_base_model
+    assert first.improvement == round(first.score - first.baseline_score, 2)
+    assert first.best_so_far == first.score and first.total_submissions == 1
+
+    _checkpoint(run, tiny_model, "v2")  # a byte-identical copy of the base model
+    second = run.submit(str(run.output_dir / "v2"))
+    assert second.copied_base_model and second.cached  # same content as the baseline: no re-evaluation
+    assert second.best_so_far == max(first.score, second.score) and second.total_submissions == 2
+
+    lines = (run.workspace / SCORES).read_text().splitlines()
+    assert [json.loads(x)["id"] for x in lines] == ["sub-0001", "sub-0002"]
+    reopened = GradingRun.open(run.workspace)
+    assert [s.id for s in reopened.submissions()] == ["sub-0001", "sub-0002"]
+    assert reopened.meta.start == run.meta.start and reopened.meta.last_submission is not None
+
+
+def test_a_line_torn_by_a_crash_is_skipped(run):
+    (run.workspace / SCORES).write_text('{"id": "sub-0001", "time": 1, "model_path": "output/a", "status": "invalid", '
+                                        '"total_submissions": 1}\n{"id": "sub-00')
+    assert [s.id for s in run.submissions()] == ["sub-0001"]
+
+
+def test_bad_paths_are_refused_without_reading_outside(run, tiny_model, tmp_path):
+    outside = tmp_path / "outside"
+    shutil.copytree(tiny_model, outside)
+    (run.output_dir / "link").symlink_to(outside)
+    (run.output_dir / "empty").mkdir()
+    (run.output_dir / "file.txt").write_text("x")
+    cases = {
+        str(outside): 403, "output/../../outside": 403, "output/link": 403, "/etc": 403, "output/v9\0x": 400,
+        "": 400, "output/missing": 404, "output/empty": 422, "output/file.txt": 422, "output": 422,
+    }
+    for path, status in cases.items():
+        with pytest.raises(SubmissionError) as err:
+            run.submit(path)
+        assert err.value.status == status, (path, err.value.reason)
+        assert err.value.reason
+    assert run.submissions() == []  # refused requests are not submissions
+
+
+def test_unknown_gpu_and_closed_budget(run, tiny_model):
+    _checkpoint(run, tiny_model)
+    with pytest.raises(SubmissionError) as err:
+        run.submit("output/v1", gpu="3")
+    assert err.value.status == 400 and "cpu" in err.value.reason
+    run.meta.start = time.time() - 7200
+    with pytest.raises(SubmissionError) as err:
+        run.submit("output/v1")
+    assert err.value.status == 409
+
+
+def test_a_checkpoint_that_does_not_load_is_an_invalid_submission(run, tiny_model):
+    broken = _checkpoint(run, tiny_model, "broken")
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(SubmissionError) as err:
+        run.submit("output/broken")
+    assert err.value.status == 422 and "sub-0001" in err.value.reason
+    (record,) = run.submissions()
+    assert record.status == "invalid" and record.score is None and record.error
+    assert "grade" in (run.workspace / "grader.log").read_text()
+
+
+def test_baseline_is_computed_once_per_content(run, tiny_model, monkeypatch, tmp_path):
+    import rdagent_autorl.grading.run as run_module
+    from rdagent_autorl.settings import get_settings
+
+    monkeypatch.setenv("AUTORL_CACHE_DIR", str(tmp_path / "fresh-cache"))  # the worker inherits it
+    get_settings.cache_clear()
+    calls = []
+    real = run_module.run_grade_worker
+    monkeypatch.setattr(run_module, "run_grade_worker", lambda *a, **k: calls.append(a) or real(*a, **k))
+    first = run.baseline()
+    other = GradingRun.open(run.workspace.parent / "ws2", task=run.meta.task, base_model=run.meta.base_model, timeout_s=60)
+    assert other.baseline().score == first.score
+    assert len(calls) == 1  # the second run (same base content and eval config) reads the cache
+    assert os.path.exists(first.samples_path)
+    monkeypatch.delenv("AUTORL_CACHE_DIR")
+    get_settings.cache_clear()
