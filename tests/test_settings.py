@@ -20,6 +20,7 @@ def test_every_setting_is_documented_in_env_example():
 def test_environment_and_dotenv(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("AUTORL_GRADER_PORT=9999\nAUTORL_BACKEND=vllm\nAUTORL_HOME=/tmp/x\n")
+    monkeypatch.delenv("AUTORL_HOME", raising=False)
     monkeypatch.setenv("AUTORL_BACKEND", "openai")  # the environment wins over .env
     s = AutoRLSettings()
     assert (s.grader_port, s.backend, s.home_dir, s.cache_path) == (9999, "openai", Path("/tmp/x"), Path("/tmp/x/cache"))
