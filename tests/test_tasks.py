@@ -37,7 +37,7 @@ def test_gsm8k_auto_never_falls_back_to_synthetic_offline():
 def test_gsm8k_synthetic_splits_are_disjoint_and_gsm8k_shaped():
     task = get_task("gsm8k-rule")
     train, heldout = task.train("synthetic"), task.heldout("synthetic")
-    assert len(train) == 1000 and 150 <= len(heldout) <= 200
+    assert len(train) == 1000 and len(heldout) == 200
     assert not {s.prompt for s in train} & {s.prompt for s in heldout}
     assert all(s.answer.strip().splitlines()[-1].startswith("#### ") for s in train + heldout)
     prompt = task.prompt(heldout[0])

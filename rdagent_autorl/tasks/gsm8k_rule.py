@@ -12,6 +12,7 @@ Train is visible to agents; test is the held-out evaluation.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from rdagent_autorl.settings import get_settings
@@ -49,16 +50,21 @@ def _hub_check() -> tuple[bool, str]:
     return False, "offline and not in the HF cache"
 
 
+@lru_cache(maxsize=1)
+def _synthetic() -> tuple[list[dict], list[dict]]:
+    from rdagent_autorl.tasks.gsm8k_synthetic import synthetic_splits
+
+    splits = [synthetic_splits(SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL, difficulty=d) for d in SYNTHETIC_DIFFICULTIES]
+    train = [row for tr, _ in splits for row in tr]
+    seen = {row["question"] for row in train}
+    # Each level's split is disjoint by construction; this also rules out overlap across levels.
+    return train, [row for _, ev in splits for row in ev if row["question"] not in seen]
+
+
 def _records(split: str, source: str) -> list[dict]:
     if source == "synthetic":
-        from rdagent_autorl.tasks.gsm8k_synthetic import TRAIN_SEED, EVAL_SEED, generate
-
-        seed, per_level = (TRAIN_SEED, SYNTHETIC_TRAIN_PER_LEVEL) if split == "train" else (EVAL_SEED, SYNTHETIC_EVAL_PER_LEVEL)
-        rows = [r for d in SYNTHETIC_DIFFICULTIES for r in generate(per_level, seed=seed * 100 + d, difficulty=d)]
-        if split == "test":  # guarantee disjointness from what agents can train on
-            seen = {r["question"] for r in _records("train", "synthetic")}
-            rows = [r for r in rows if r["question"] not in seen]
-        return rows
+        train, test = _synthetic()
+        return train if split == "train" else test
     import datasets
 
     try:

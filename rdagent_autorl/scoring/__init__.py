@@ -1,0 +1,1 @@
+"""Scorers shared by tasks: each turns (samples, completions) into graded `ScoredSample`s."""
