@@ -32,6 +32,7 @@ class HFBackend:
         # bf16 on GPU as in training; float32 on CPU, where bf16 matmuls are slow on most chips.
         dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
         self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype).to(self.device).eval()
+        self.generated_tokens = 0  # real (non-padding) new tokens so far, for throughput measurements
 
     def _generation_config(self, max_new_tokens: int, stop: Sequence[str]):
         from transformers import GenerationConfig
@@ -60,6 +61,19 @@ class HFBackend:
             with torch.inference_mode():
                 out = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
             new_tokens = out[:, batch["input_ids"].shape[1] :]
+            self.generated_tokens += self._count_real(new_tokens, config.eos_token_id, config.pad_token_id)
             for i, text in zip(idx, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = cut_at_stop(text, stop)
         return outputs
+
+    @staticmethod
+    def _count_real(new_tokens, eos_token_id, pad_token_id) -> int:
+        """Tokens up to and including each row's first EOS; what follows is padding (a row that ended
+        on a stop string is padded too)."""
+        import torch
+
+        ends = (eos_token_id if isinstance(eos_token_id, list) else [eos_token_id]) + [pad_token_id]
+        eos = torch.tensor([e for e in ends if e is not None])
+        is_end = torch.isin(new_tokens.cpu(), eos)
+        first_end = torch.where(is_end.any(1), is_end.int().argmax(1) + 1, torch.full_like(is_end[:, 0], new_tokens.shape[1], dtype=torch.long))
+        return int(first_end.sum())

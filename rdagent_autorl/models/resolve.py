@@ -1,0 +1,119 @@
+"""Turn what a user passes as `--model` into a local checkpoint folder, and hash checkpoints by content.
+
+Accepted: `tiny` / `tiny:SEED` (the embedded default), a local HF checkpoint folder, a `.gguf` file
+(converted once with transformers' GGUF loader into a cached folder), or a HF hub id (normal HF
+cache and offline rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from rdagent_autorl.settings import get_settings
+
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+class ModelError(ValueError):
+    """A --model value that cannot be used; the message says why and what to do."""
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    return sorted({p for pattern in WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
+
+
+def is_model_dir(path: Path) -> tuple[bool, str]:
+    if not path.is_dir():
+        return False, "not a folder"
+    if not (path / "config.json").is_file():
+        return False, "no config.json"
+    if not weight_files(path):
+        return False, "no weight files (*.safetensors or pytorch_model*.bin)"
+    return True, ""
+
+
+# (path, size, mtime_ns) -> digest: avoids re-reading gigabytes within one process. The value itself
+# depends on content only, so a copy or a touched file hashes the same.
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _FILE_DIGESTS[key] = h.hexdigest()
+    return _FILE_DIGESTS[key]
+
+
+def weights_hash(model_dir: Path) -> str:
+    """sha256 over the weight files' names and contents (never their paths or mtimes)."""
+    h = hashlib.sha256()
+    for f in weight_files(Path(model_dir)):
+        h.update(f.name.encode() + b"\0" + _file_digest(f).encode())
+    return h.hexdigest()
+
+
+def _from_gguf(gguf: Path) -> Path:
+    out = get_settings().cache_path / "gguf" / _file_digest(gguf)[:16]
+    if is_model_dir(out)[0]:
+        return out
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+        AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+        os.replace(tmp, out)
+    except (ImportError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelError(f"cannot convert GGUF file {gguf}: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+def _from_hub(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        raise ModelError(f"model '{repo_id}' is not in the HF cache and the hub cannot be reached "
+                         f"(offline). Download it on a connected machine or pass a local folder.") from exc
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise ModelError(f"model '{repo_id}' could not be fetched from the HF hub: {type(exc).__name__}: {exc}") from exc
+    ok, why = is_model_dir(folder)
+    if not ok:
+        raise ModelError(f"hub model '{repo_id}' is not a usable checkpoint: {why}")
+    return folder
+
+
+def resolve_model(spec: str | Path) -> Path:
+    text = str(spec).strip()
+    if text == "tiny" or text.startswith("tiny:"):
+        from rdagent_autorl.models.tiny import tiny_model_path
+
+        seed = text.partition(":")[2]
+        if seed and not seed.isdigit():
+            raise ModelError(f"'{text}': the tiny model's seed must be an integer, e.g. tiny:1")
+        return tiny_model_path(int(seed or 0))
+    path = Path(text).expanduser()
+    if text.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelError(f"no such GGUF file: {path}")
+        return _from_gguf(path.resolve())
+    if path.exists():
+        ok, why = is_model_dir(path)
+        if not ok:
+            raise ModelError(f"{path} is not a model checkpoint folder: {why}")
+        return path.resolve()
+    if HUB_ID.match(text) and not text.startswith((".", "/", "~")):
+        return _from_hub(text)
+    raise ModelError(f"no such model folder: {path} (expected a checkpoint folder, a .gguf file, a hub id or 'tiny')")
