@@ -1,0 +1,1 @@
+"""Model checkpoints the benchmark starts from: a locally built tiny model, local folders, GGUF files, hub ids."""
