@@ -70,7 +70,13 @@ def _from_gguf(gguf: Path) -> Path:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # The loader dequantizes into plain tensors but keeps a GGUF "quantizer" marker that forbids
+        # saving; the weights are ordinary now, so drop the marker and save a normal checkpoint.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
         os.replace(tmp, out)
     except (ImportError, OSError, ValueError, KeyError, RuntimeError) as exc:

@@ -1,0 +1,90 @@
+"""The tiny model, model resolution (tiny, folder, GGUF, hub id) and content hashing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import torch
+
+from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model, weights_hash
+from rdagent_autorl.models.tiny import build_tiny_model
+
+
+def test_tiny_model_is_byte_identical_for_a_seed(tmp_path, tiny_model):
+    a = build_tiny_model(tmp_path / "a", seed=0)
+    b = build_tiny_model(tmp_path / "b", seed=1)
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert (a / name).read_bytes() == (tiny_model / name).read_bytes(), name
+    assert (a / "model.safetensors").read_bytes() != (b / "model.safetensors").read_bytes()
+
+
+def test_tiny_model_is_a_normal_chat_checkpoint(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    assert model.config.model_type == "qwen2" and tok.chat_template
+    ids = tok.apply_chat_template([{"role": "user", "content": "What is 2 plus 2?"}], add_generation_prompt=True,
+                                  return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 5 or tok.eos_token_id in out[0].tolist()
+
+
+def test_tiny_is_cached_not_rebuilt(tiny_model):
+    before = (tiny_model / "model.safetensors").stat().st_mtime_ns
+    assert resolve_model("tiny") == tiny_model == resolve_model("tiny:0")
+    assert (tiny_model / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_resolution_errors_are_clear(tmp_path):
+    with pytest.raises(ModelError, match="no such model folder"):
+        resolve_model(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="no config.json"):
+        resolve_model(str(tmp_path / "empty"))
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(ModelError, match="no weight files"):
+        resolve_model(str(tmp_path / "empty"))
+    with pytest.raises(ModelError, match="no such GGUF file"):
+        resolve_model(str(tmp_path / "x.gguf"))
+    with pytest.raises(ModelError, match="integer"):
+        resolve_model("tiny:abc")
+
+
+def test_hub_id_offline_and_not_cached_names_the_id():
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    with pytest.raises(ModelError, match="Qwen/Qwen2.5-0.5B-Instruct.*not in the HF cache"):
+        resolve_model("Qwen/Qwen2.5-0.5B-Instruct")
+
+
+def test_weights_hash_follows_content_not_paths_or_mtimes(tiny_model, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model, copy)
+    assert weights_hash(copy) == weights_hash(tiny_model)
+    os.utime(copy / "model.safetensors", (1, 1))
+    assert weights_hash(copy) == weights_hash(tiny_model)
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    assert weights_hash(copy) != weights_hash(tiny_model)
+    assert is_model_dir(copy) == (True, "")
+
+
+def test_gguf_is_converted_once_to_an_equivalent_checkpoint(tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gguf_fixture import write_qwen2_gguf
+
+    gguf = write_qwen2_gguf(tiny_model, tmp_path / "tiny.gguf")
+    converted = resolve_model(str(gguf))
+    assert is_model_dir(converted)[0] and converted != tiny_model
+    stamp = (converted / "model.safetensors").stat().st_mtime_ns
+    assert resolve_model(str(gguf)) == converted and (converted / "model.safetensors").stat().st_mtime_ns == stamp
+
+    x = torch.tensor([[5, 6, 7, 8, 9]])
+    original, loaded = AutoModelForCausalLM.from_pretrained(tiny_model), AutoModelForCausalLM.from_pretrained(converted)
+    assert torch.allclose(original(x).logits, loaded(x).logits, atol=1e-4)
+    text = "Tom has 3 apples. def f(x): return x"
+    assert AutoTokenizer.from_pretrained(converted)(text)["input_ids"] == AutoTokenizer.from_pretrained(tiny_model)(text)["input_ids"]
