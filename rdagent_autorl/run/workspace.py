@@ -1,0 +1,84 @@
+"""The isolated workspace every agent gets (RD-Agent's loop, a CLI coding agent, a baseline script).
+
+    <workspace>/
+      description.md     the task, as agents see it
+      instructions.md    how to submit, the budget, the rules
+      data/train.jsonl   the training split only (the DATA_PATH contract below)
+      base_model         the base checkpoint (a link: never write into it)
+      code/              the agent's code
+      output/            checkpoints; the grader accepts nothing from elsewhere
+      run_meta.json, scores.jsonl, grader.log   written by the grader
+
+DATA_PATH rows: {"id", "prompt" (chat messages or a plain string, exactly as the grader will ask),
+"answer" (the reference), ...task extras such as "test" and "entry_point" for HumanEval}.
+The held-out split is read by the grader alone and is never written here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from rdagent_autorl.grading.run import GradingRun
+from rdagent_autorl.tasks import TaskSpec
+
+INSTRUCTIONS = """# Instructions
+
+You are post-training the base model for the task in `description.md`.
+
+- Base model: `{base_model}` (read-only; load it, never write into it).
+- Training data: `{data_path}` (JSONL; `prompt` is exactly what the grader will ask).
+- Write your code under `{code_dir}` and save checkpoints (full model + tokenizer, HF format) under
+  `{output_dir}/<version>`.
+- Submit a checkpoint: `curl -s -X POST {grader_url}/submit -H 'content-type: application/json'
+  -d '{{"model_path": "{output_dir}/v1"}}'`. The answer holds your score, its 95% interval, the
+  baseline and the best so far. Submit as often as you like; every submission is recorded.
+- Time: {timeout_s} s from the start; `GET {grader_url}/time` tells what is left. Submissions after
+  the deadline are refused.
+- Rules: the held-out evaluation data is not available to you; do not try to obtain it. Submitting
+  the unchanged base model is flagged.
+"""
+
+
+def training_rows(task: TaskSpec, source: str) -> list[dict]:
+    return [{"id": s.id, "prompt": task.prompt(s), "answer": s.answer, **s.meta} for s in task.train(source)]
+
+
+def create_workspace(
+    workspace: Path, task: TaskSpec, task_arg: str, base_model: Path, *, data_source: str = "auto",
+    backend: str = "hf", limit: int | None = None, gpus: list[str] | None = None, timeout_s: int | None = None,
+    grader_url: str = "",
+) -> GradingRun:
+    """Lay out (or reopen) a run workspace and its grading state."""
+    source = task.resolve_source(data_source)
+    run = GradingRun.open(workspace, task=task_arg, base_model=str(base_model), data_source=source, backend=backend,
+                          limit=limit, gpus=gpus or [], timeout_s=timeout_s or task.budget.time_s)
+    ws = run.workspace
+    for folder in ("code", "data"):
+        (ws / folder).mkdir(exist_ok=True)
+    data_path = ws / "data" / "train.jsonl"
+    if not data_path.exists():
+        tmp = data_path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in training_rows(task, source)))
+        tmp.replace(data_path)
+    link = ws / "base_model"
+    if not link.exists():
+        link.symlink_to(Path(base_model).resolve(), target_is_directory=True)
+    (ws / "description.md").write_text(task.description)
+    for name in task.exposed_files:
+        src = task.assets_dir / name
+        if src.exists() and name != "description.md":
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, ws / name)
+    (ws / "instructions.md").write_text(INSTRUCTIONS.format(
+        base_model=link, data_path=data_path, code_dir=ws / "code", output_dir=run.output_dir,
+        grader_url=grader_url or "$GRADING_SERVER_URL", timeout_s=run.meta.timeout_s))
+    return run
+
+
+def agent_env(run: GradingRun, grader_url: str) -> dict[str, str]:
+    """The documented environment of an agent process."""
+    ws = run.workspace
+    return {"TASK": run.task.id, "BASE_MODEL": str(ws / "base_model"), "MODEL_PATH": str(ws / "base_model"),
+            "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(run.output_dir),
+            "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}
