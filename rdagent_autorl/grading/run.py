@@ -221,7 +221,7 @@ def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, out_dir: Path,
            "--backend", meta.backend, "--data", meta.data_source, "--out", str(out_dir)]
     if meta.limit is not None:
         cmd += ["--limit", str(meta.limit)]
-    env = dict(os.environ)
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # grader.log is read by people, not a terminal
     if device != "cpu":
         env["CUDA_VISIBLE_DEVICES"] = device
     log_file.parent.mkdir(parents=True, exist_ok=True)
