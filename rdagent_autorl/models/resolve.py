@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from pathlib import Path
 
 from rdagent_autorl.settings import get_settings
@@ -63,24 +64,34 @@ def weights_hash(model_dir: Path) -> str:
 
 
 def _from_gguf(gguf: Path) -> Path:
-    out = get_settings().cache_path / "gguf" / _file_digest(gguf)[:16]
-    if is_model_dir(out)[0]:
-        return out
-    try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    from filelock import FileLock
 
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        # The loader dequantizes into plain tensors but keeps a GGUF "quantizer" marker that forbids
-        # saving; the weights are ordinary now, so drop the marker and save a normal checkpoint.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.save_pretrained(tmp)
-        AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
-        os.replace(tmp, out)
-    except (ImportError, OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelError(f"cannot convert GGUF file {gguf}: {type(exc).__name__}: {exc}") from exc
+    out = get_settings().cache_path / "gguf" / _file_digest(gguf)[:16]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(out) + ".lock"):  # two processes converting the same file wait for one another
+        if is_model_dir(out)[0]:
+            return out
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)  # a broken leftover of an interrupted conversion
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+            # dequantize=True: a plain dense checkpoint, whatever kernels are installed, so the saved
+            # folder is an ordinary HF model that any backend (hf, vLLM, training) can read.
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, quantization_config=GgufConfig(dequantize=True))
+            # The weights are ordinary tensors now, but the loader keeps a GGUF "quantizer" marker
+            # that forbids saving: drop it and save a normal checkpoint.
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            model.save_pretrained(tmp)
+            AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(tmp)
+            os.replace(tmp, out)
+        except (ImportError, OSError, ValueError, KeyError, RuntimeError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelError(f"cannot convert GGUF file {gguf}: {type(exc).__name__}: {exc}") from exc
     return out
 
 
@@ -89,7 +100,9 @@ def _from_hub(repo_id: str) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
     try:
-        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+        # Read the offline switch now, not when huggingface_hub was imported.
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=offline))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
         raise ModelError(f"model '{repo_id}' is not in the HF cache and the hub cannot be reached "
                          f"(offline). Download it on a connected machine or pass a local folder.") from exc
