@@ -12,6 +12,12 @@ Without --model it falls back to the tiny model (with a warning: far too small t
 real throughput). `--random-init 135m` builds a randomly initialised Qwen2 of that size with the tiny
 model's tokenizer: real shapes and real compute, no real weights (its outputs are noise, and never
 hit EOS early, so every sequence runs to --max-new-tokens).
+
+Where the time goes (measured 2026-11-23 on the 2-core CPU, 107.9M-parameter random Qwen2, batch
+32, gsm8k chat prompts of ~84 tokens): prefill ~4.2 s per batch, then ~80 ms per decode step early
+on, rising to ~130 ms as the KV cache grows. Tried and rejected: eager attention (4x slower than
+SDPA), a static KV cache (5.6x slower on this CPU). Next lever: sharing the system prompt's KV cache
+across a batch (prefix caching), which needs right-aligned prefixes, not left padding.
 """
 
 from __future__ import annotations
