@@ -85,3 +85,13 @@ def test_bad_backend_and_data_source(tiny_model):
 def test_model_tiny_prints_the_cached_checkpoint(tiny_model):
     out = cli("model", "tiny")
     assert out.returncode == 0 and Path(out.stdout.strip()) == tiny_model
+
+
+def test_a_checkpoint_that_does_not_load_is_a_clear_error(tiny_model, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model, broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    out = cli("grade", "--task", "gsm8k-rule", "--data", "synthetic", "--limit", "2", "--model", str(broken))
+    assert out.returncode == 1 and "evaluating" in out.stderr and "Traceback" not in out.stderr

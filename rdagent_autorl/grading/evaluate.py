@@ -53,6 +53,16 @@ class EvalResult(BaseModel):
     cached: bool = False
 
 
+def model_key(config: EvalConfig, model: Path) -> str:
+    """What identifies the model being graded: file content for checkpoints; for an endpoint
+    (backend=openai, no local files) the endpoint and the model name it serves."""
+    if config.backend == "openai":
+        s = get_settings()
+        name = s.openai_model or str(model)
+        return hashlib.sha256(f"{s.openai_base_url}\0{name}".encode()).hexdigest()[:32]
+    return model_hash(model)
+
+
 def model_hash(model_dir: Path) -> str:
     """Content hash of everything that decides what the checkpoint generates (weights, config, tokenizer)."""
     from rdagent_autorl.models.resolve import weights_hash
@@ -115,7 +125,7 @@ def evaluate(
 ) -> EvalResult:
     from rdagent_autorl.generation import load_backend
 
-    mhash = model_hash(model_dir)
+    mhash = model_key(config, model_dir)
     if use_cache and (hit := cached_result(config, mhash)):
         return hit
 

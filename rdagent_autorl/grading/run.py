@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_hash
+from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_key
 from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG = "run_meta.json", "scores.jsonl", "grader.log"
@@ -163,7 +163,7 @@ class GradingRun:
         return next((d for d, lock in self._device_locks.items() if not lock.locked()), self.devices[0])
 
     def _evaluate(self, model_dir: Path, device: str) -> EvalResult:
-        if hit := cached_result(self.config, model_hash(model_dir)):
+        if hit := cached_result(self.config, model_key(self.config, model_dir)):
             return hit
         with self._device_locks[device]:
             return run_grade_worker(self.meta, model_dir, device, self.workspace / "grades", self.workspace / GRADER_LOG)
