@@ -13,11 +13,11 @@ real throughput). `--random-init 135m` builds a randomly initialised Qwen2 of th
 model's tokenizer: real shapes and real compute, no real weights (its outputs are noise, and never
 hit EOS early, so every sequence runs to --max-new-tokens).
 
-Where the time goes (measured 2026-11-23 on the 2-core CPU, 107.9M-parameter random Qwen2, batch
+Where the time goes (before prefix sharing) (measured 2026-11-23 on the 2-core CPU, 107.9M-parameter random Qwen2, batch
 32, gsm8k chat prompts of ~84 tokens): prefill ~4.2 s per batch, then ~80 ms per decode step early
 on, rising to ~130 ms as the KV cache grows. Tried and rejected: eager attention (4x slower than
-SDPA), a static KV cache (5.6x slower on this CPU). Next lever: sharing the system prompt's KV cache
-across a batch (prefix caching), which needs right-aligned prefixes, not left padding.
+SDPA), a static KV cache (5.6x slower on this CPU). Done since: the batch shares the system prompt's
+KV cache (prefill of a 32-prompt batch 4.3 s -> 2.4 s); the plain left-padded batch is timed too.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
 
+    import rdagent_autorl.generation.hf as hf_module
     from rdagent_autorl.generation.hf import HFBackend
     from rdagent_autorl.models.resolve import resolve_model
     from rdagent_autorl.tasks import get_task
@@ -101,17 +102,22 @@ def main() -> None:
 
     batched.generate(prompts[:2], 4)  # warm-up: first-call allocations are not throughput
     out_b, sec_b, tok_b = timed(batched, prompts, args.max_new_tokens)
+    hf_module.MIN_SHARED_PREFIX = 10**9  # the same batches, left-padded, without the shared-prefix cache
+    out_p, sec_p, tok_p = timed(batched, prompts, args.max_new_tokens)
     out_s, sec_s, tok_s = timed(sequential, prompts, args.max_new_tokens)
 
-    rate_b, rate_s = tok_b / sec_b, tok_s / sec_s
+    rate_b, rate_p, rate_s = tok_b / sec_b, tok_p / sec_p, tok_s / sec_s
     mfu = lambda rate: 2 * params * rate / (peak * 1e9)  # noqa: E731
-    same = sum(a == b for a, b in zip(out_b, out_s))
+    same = sum(a == b == c for a, b, c in zip(out_b, out_s, out_p))
     print(f"model {model_dir} ({params / 1e6:.1f}M parameters), {len(prompts)} prompts, "
           f"max_new_tokens {args.max_new_tokens}, {args.threads} threads")
     print(f"float32 matmul peak measured here: {peak:.1f} GFLOP/s")
     print(f"sequential (batch 1): {tok_s:6d} tokens in {sec_s:7.2f} s = {rate_s:8.1f} tok/s, MFU {mfu(rate_s):6.1%}")
-    print(f"batched (batch {args.batch_size:3d}): {tok_b:6d} tokens in {sec_b:7.2f} s = {rate_b:8.1f} tok/s, MFU {mfu(rate_b):6.1%}")
-    print(f"speed-up batched / sequential: {rate_b / rate_s:.2f}x   identical outputs: {same}/{len(prompts)}")
+    print(f"batched, plain padding: {tok_p:6d} tokens in {sec_p:7.2f} s = {rate_p:8.1f} tok/s, MFU {mfu(rate_p):6.1%}")
+    print(f"batched (batch {args.batch_size:3d}): {tok_b:6d} tokens in {sec_b:7.2f} s = {rate_b:8.1f} tok/s, MFU {mfu(rate_b):6.1%}"
+          "  (the grader's path: shared-prefix KV cache)")
+    print(f"speed-up batched / sequential: {rate_b / rate_s:.2f}x   (plain padding: {rate_p / rate_s:.2f}x)   "
+          f"identical outputs (all three): {same}/{len(prompts)}")
     sys.exit(0 if same == len(prompts) else 1)
 
 

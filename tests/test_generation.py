@@ -51,3 +51,22 @@ def test_stop_strings_cut_the_output(hf):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="choose from: hf, vllm, openai"):
         load_backend("tgi", "x")
+
+
+def test_shared_system_prompt_is_computed_once_and_changes_nothing(hf, monkeypatch):
+    """gsm8k prompts share the system prompt: the batch reuses its KV cache, outputs stay the same."""
+    import rdagent_autorl.generation.hf as hf_module
+    from rdagent_autorl.tasks import get_task
+
+    task = get_task("gsm8k-rule")
+    prompts = [task.prompt(s) for s in task.heldout("synthetic")[:6]]
+    used = []
+    real = hf.__class__._batch_inputs
+    monkeypatch.setattr(hf.__class__, "_batch_inputs", lambda self, enc: used.append(real(self, enc)[1]) or real(self, enc))
+    shared = hf.generate(prompts, max_new_tokens=10)
+    assert used and all(cache is not None for cache in used)
+
+    monkeypatch.setattr(hf_module, "MIN_SHARED_PREFIX", 10**9)  # the plain left-padded path
+    used.clear()
+    assert hf.generate(prompts, max_new_tokens=10) == shared and all(cache is None for cache in used)
+    assert [hf.generate([p], max_new_tokens=10)[0] for p in prompts] == shared
