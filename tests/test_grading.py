@@ -136,3 +136,11 @@ def test_baseline_is_computed_once_per_content(run, tiny_model, monkeypatch, tmp
     assert os.path.exists(first.samples_path)
     monkeypatch.delenv("AUTORL_CACHE_DIR")
     get_settings.cache_clear()
+
+
+def test_custom_task_folder_is_stored_absolute(tiny_model, math_task_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(math_task_dir.parent)
+    run = GradingRun.open(tmp_path / "ws-rel", task=math_task_dir.name, base_model=str(tiny_model), timeout_s=60)
+    assert run.meta.task == str(math_task_dir.resolve())
+    monkeypatch.chdir(tmp_path)
+    assert GradingRun.open(tmp_path / "ws-rel").task.id == "mini-math"

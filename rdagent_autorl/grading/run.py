@@ -96,6 +96,9 @@ class GradingRun:
         if meta_file.exists():
             meta = RunMeta.model_validate_json(meta_file.read_text())
         else:
+            task = str(meta_fields.get("task", ""))
+            if Path(task).is_dir():  # a custom task folder: absolute, so a restart from elsewhere finds it
+                meta_fields["task"] = str(Path(task).resolve())
             meta = RunMeta(**meta_fields)
             workspace.mkdir(parents=True, exist_ok=True)
         (workspace / "output").mkdir(exist_ok=True)
