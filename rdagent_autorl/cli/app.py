@@ -92,11 +92,8 @@ def grade(
     model_dir = load_model(model) if backend != "openai" else Path(model)
     try:
         config = make_config(spec, backend, data, limit)
-    except TaskError as exc:
-        fail(str(exc))
-    try:
         result = evaluate(spec, model_dir, config, out_dir=out, device=device, use_cache=not no_cache)
-    except TaskError as exc:
+    except TaskError as exc:  # a data source that is unusable here
         fail(str(exc))
     except Exception as exc:  # a checkpoint that does not load or generate, an unreachable endpoint, ...
         fail(f"evaluating {model} failed: {type(exc).__name__}: {exc}", code=1)
