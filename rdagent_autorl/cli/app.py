@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts say [default: ...]; rich markup would eat the brackets
 )
 model_app = typer.Typer(help="Build and inspect base models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -52,6 +53,43 @@ def load_model(model: str) -> Path:
         return resolve_model(model)
     except ModelError as exc:
         fail(str(exc))
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Run the RD-Agent loop on this task (id or task folder)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's; 'tiny' with --smoke]."),
+    loop_n: Optional[int] = typer.Option(None, "--loop-n", min=1, help="Loops to run [default: until the budget is used; 2 with --smoke]."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", help="Run budget, e.g. 2h, 30m, 600 [default: the task's; 10m with --smoke]."),
+    smoke: bool = typer.Option(False, "--smoke", help="Embedded small default: tiny model, offline synthetic data, CPU, short budget."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a stopped run (its folder) from its last finished step."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data source [default: auto; synthetic with --smoke]."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="Comma-separated GPU ids [default: all visible; none with --smoke]."),
+    limit: Optional[int] = LimitOpt,
+    port: int = typer.Option(0, "--port", help="Port of the run's grading service [default: a free one]."),
+) -> None:
+    """Without a command: run RD-Agent's R&D loop (proposal -> coder -> runner -> feedback) on a task."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if task is None and resume is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    from rdagent_autorl.cli.loop_command import run_loop_command
+
+    run_loop_command(task=task, model=model, loop_n=loop_n, timeout=timeout, smoke=smoke, resume=resume, data=data,
+                     gpus=gpus, limit=limit, port=port)
+
+
+@app.command()
+def ui(
+    run: Optional[Path] = typer.Argument(None, help="A run folder [default: all runs under AUTORL_HOME/runs]."),
+    port: int = typer.Option(8501, "--port", help="Port of the Streamlit server."),
+) -> None:
+    """Open RD-Agent's RL trace viewer on a run's trace (or on all runs)."""
+    from rdagent_autorl.cli.loop_command import run_ui
+
+    run_ui(run, port)
 
 
 @app.command()

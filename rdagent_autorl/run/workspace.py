@@ -76,9 +76,9 @@ def create_workspace(
     return run
 
 
-def agent_env(run: GradingRun, grader_url: str) -> dict[str, str]:
+def agent_env(workspace: Path, task_id: str, grader_url: str) -> dict[str, str]:
     """The documented environment of an agent process."""
-    ws = run.workspace
-    return {"TASK": run.task.id, "BASE_MODEL": str(ws / "base_model"), "MODEL_PATH": str(ws / "base_model"),
-            "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(run.output_dir),
+    ws = Path(workspace)
+    return {"TASK": task_id, "BASE_MODEL": str(ws / "base_model"), "MODEL_PATH": str(ws / "base_model"),
+            "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(ws / "output"),
             "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}

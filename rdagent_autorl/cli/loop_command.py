@@ -1,0 +1,96 @@
+"""`rdagent autorl --task ...` and `rdagent autorl ui`: the command-line side of the RD-Agent loop
+(choosing defaults and the driver, clear errors); the run itself is rdagent_autorl/rdloop/session.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from rdagent_autorl.cli.app import fail
+
+SMOKE = {"model": "tiny", "data": "synthetic", "loop_n": 2, "timeout": "10m"}
+NO_DRIVER = (
+    "no driver LLM is configured. Put one in .env (see .env.example), e.g.\n"
+    "  CHAT_MODEL=openai/gpt-4o-mini\n  OPENAI_API_KEY=sk-...\n  # OPENAI_API_BASE=http://localhost:8000/v1 for a local server\n"
+    "or try the loop offline with a scripted driver: rdagent autorl --task gsm8k-rule --smoke"
+)
+SCRIPTED_BANNER = (
+    "*** SCRIPTED DRIVER: no driver LLM is configured, so this --smoke run follows a fixed plan of experiments\n"
+    "*** (a fake at the LLM boundary; see rdagent_autorl/rdloop/scripted_driver.py). Configure CHAT_MODEL in .env\n"
+    "*** to let an LLM drive the loop."
+)
+
+
+def chat_model_configured() -> str | None:
+    """The driver a user configured (.env or environment), or None: a chat model or a custom backend."""
+    return os.environ.get("LITELLM_CHAT_MODEL") or os.environ.get("CHAT_MODEL") or (
+        f"backend {os.environ['BACKEND']}" if os.environ.get("BACKEND") else None)
+
+
+def visible_gpus() -> list[str]:
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    except Exception:  # no usable CUDA: train on CPU
+        return []
+
+
+def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus, limit, port) -> None:
+    from rdagent_autorl.models.resolve import ModelError
+    from rdagent_autorl.settings import get_settings
+    from rdagent_autorl.tasks import TaskError
+
+    configured = chat_model_configured()
+    if configured is None and not smoke:
+        fail(NO_DRIVER)
+    driver = configured or "scripted"
+    if driver == "scripted":
+        typer.secho(SCRIPTED_BANNER, fg=typer.colors.YELLOW, err=True)
+
+    from rdagent_autorl.rdloop import session
+
+    try:
+        if resume is not None:
+            ctx, run, session_path = session.resume_run(resume, driver)
+        else:
+            from rdagent_autorl.tasks import get_task
+
+            spec = get_task(task)
+            gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else \
+                ([] if smoke else visible_gpus())
+            timeout_s = session.parse_duration(timeout or (SMOKE["timeout"] if smoke else str(spec.budget.time_s)))
+            ctx, run = session.new_run(
+                task, model or (SMOKE["model"] if smoke else spec.default_model), data=data or (SMOKE["data"] if smoke else "auto"),
+                gpus=gpu_list, loop_n=loop_n or (SMOKE["loop_n"] if smoke else None), timeout_s=timeout_s, smoke=smoke,
+                driver=driver, limit=limit, runs_dir=get_settings().home_dir / "runs")
+            session_path = None
+        typer.echo(f"run folder: {ctx.run_dir}", err=True)
+        board = session.execute(ctx, run, session=session_path, port=port)
+    except (TaskError, ModelError, session.SessionError) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail(f"interrupted; continue with: rdagent autorl --resume {ctx.run_dir}", code=130)
+    typer.echo(session.format_scoreboard(board))
+
+
+def run_ui(run: Path | None, port: int) -> None:
+    """RD-Agent's RL trace viewer, started where its path rules work: it only accepts paths relative to
+    RL_LOG_PATH (an absolute path is refused as "outside of allowed root"), so it runs with RL_LOG_PATH=.
+    in the run folder (Single Task view: Log Folder ".", session "trace")."""
+    import importlib.util
+
+    from rdagent_autorl.settings import get_settings
+
+    folder = (run or get_settings().home_dir / "runs").expanduser().resolve()
+    if not folder.is_dir():
+        fail(f"{folder} is not a folder: pass a run folder printed by `rdagent autorl --task ...`")
+    app = importlib.util.find_spec("rdagent.app.rl.ui.app").origin
+    typer.echo(f"RL trace viewer for {folder} on http://localhost:{port} (Single Task view; Log Folder '.')", err=True)
+    env = {**os.environ, "RL_LOG_PATH": "."}
+    sys.exit(subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
+                              "--server.port", str(port), "--browser.gatherUsageStats", "false"], cwd=folder, env=env))
