@@ -48,10 +48,8 @@ def configure_rdagent(run_dir: Path, scripted: bool) -> None:
     RD_AGENT_SETTINGS.workspace_path = paths["WORKSPACE_PATH"]
     RD_AGENT_SETTINGS.pickle_cache_folder_path_str = str(paths["PICKLE_CACHE_FOLDER_PATH_STR"])
     LLM_SETTINGS.prompt_cache_path = str(paths["PROMPT_CACHE_PATH"])
-    if scripted:
-        LLM_SETTINGS.backend = SCRIPTED_BACKEND
-    elif LLM_SETTINGS.backend == "rdagent.oai.backend.LiteLLMAPIBackend":  # the default: use the one that masks keys
-        LLM_SETTINGS.backend = REDACTED_BACKEND
+    # The driver: the scripted fake, a backend the user named with BACKEND=..., or LiteLLM with keys masked.
+    LLM_SETTINGS.backend = SCRIPTED_BACKEND if scripted else os.environ.get("BACKEND") or REDACTED_BACKEND
 
 
 class GraderThread:

@@ -1,0 +1,72 @@
+"""FAKE driver LLMs for the loop tests (selected with BACKEND=fake_drivers.<Class>, as a user would
+select any RD-Agent backend). They are scripted stand-ins at the LLM boundary, nothing more."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from rdagent_autorl.rdloop.scripted_driver import ScriptedDriver
+
+# Seconds, not minutes: a few optimizer steps on a few rows of the tiny model.
+FAST_SFT = {"max_steps": 4, "max_train_samples": 32, "per_device_train_batch_size": 8, "max_length": 128,
+            "gradient_checkpointing": False, "logging_steps": 1, "learning_rate": 1e-3, "warmup_ratio": 0.0}
+FAST_PLAN = [
+    {"hypothesis": "A short SFT warm-up teaches the answer format.", "method": "SFT warm-up", "template": "sft",
+     "init_from": "base", "config": FAST_SFT, "rationale": "imitation first", "expected_gain": "+1"},
+    {"hypothesis": "More SFT from the best checkpoint.", "method": "SFT (continued)", "template": "sft",
+     "init_from": "best", "config": FAST_SFT, "rationale": "loss still falling", "expected_gain": "+1"},
+]
+calls: list[tuple[str, str]] = []  # (step, user prompt) of every call, for assertions
+
+
+def step_of(system: str) -> str:
+    match = re.search(r"# Step: (\w+)", system)
+    return match.group(1) if match else ""
+
+
+class FastPlanDriver(ScriptedDriver):
+    """FAKE: the scripted driver with a plan sized for tests."""
+
+    PLAN = FAST_PLAN
+
+    def answer(self, system: str, user: str) -> str:
+        calls.append((step_of(system), user))
+        return super().answer(system, user)
+
+
+BROKEN_LINE = "this line is not python\n"
+
+
+class BreaksThenRepairsDriver(FastPlanDriver):
+    """FAKE: the first coder answer plants a syntax error in train.py; asked to repair, it removes it."""
+
+    def answer(self, system: str, user: str) -> str:
+        if step_of(system) != "coder":
+            return super().answer(system, user)
+        calls.append(("coder", user))
+        script = user.split("===== train.py =====\n", 1)[1].split("\n===== ", 1)[0]
+        if "FAILED its checks" in user:
+            return json.dumps({"summary": "removed the stray line", "files": {"train.py": script.replace(BROKEN_LINE, "")}})
+        return json.dumps({"summary": "planted a bug", "files": {"train.py": BROKEN_LINE + script}})
+
+
+class InvalidProposalOnceDriver(FastPlanDriver):
+    """FAKE: its first proposal names a config key the template does not have, then it complies."""
+
+    def answer(self, system: str, user: str) -> str:
+        if step_of(system) == "proposal" and "previous answer was rejected" not in user:
+            calls.append(("proposal", user))
+            bad = dict(FAST_PLAN[0], config={"learning_rat": 0.1})
+            return "Sure! ```json\n" + json.dumps(bad) + "\n```"
+        return super().answer(system, user)
+
+
+class NeverValidDriver(FastPlanDriver):
+    """FAKE: answers every proposal with prose, never JSON."""
+
+    def answer(self, system: str, user: str) -> str:
+        if step_of(system) == "proposal":
+            calls.append(("proposal", user))
+            return "I think we should train harder."
+        return super().answer(system, user)

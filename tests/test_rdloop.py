@@ -1,0 +1,148 @@
+"""The RD-Agent loop end to end on the tiny model, driven by FAKE drivers at the LLM boundary
+(tests/fake_drivers.py): real templates, real dry runs and training subprocesses, the real grader."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import fake_drivers
+
+pytestmark = pytest.mark.timeout(600)
+SKIP_IN_CWD = {".pytest_cache"}
+
+
+@contextmanager
+def driver(name: str):
+    saved = os.environ.get("BACKEND")
+    os.environ["BACKEND"] = f"fake_drivers.{name}"
+    fake_drivers.calls.clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("BACKEND", None)
+        else:
+            os.environ["BACKEND"] = saved
+
+
+def start(home: Path, *, loop_n: int, name: str, limit: int = 16, timeout_s: int = 1200):
+    from rdagent_autorl.rdloop import session
+
+    return session.new_run("gsm8k-rule", "tiny", data="synthetic", gpus=[], loop_n=loop_n, timeout_s=timeout_s,
+                           smoke=True, driver=f"backend fake_drivers.{name}", limit=limit, runs_dir=home / "runs")
+
+
+def trace_tags(run_dir: Path) -> list[str]:
+    """Every logged object's tag path, e.g. 'Loop_0.running.docker_run' (as RD-Agent's viewer reads it)."""
+    trace = run_dir / "trace"
+    return [".".join(p.relative_to(trace).parts[:-2]) for p in trace.rglob("*.pkl")]
+
+
+@pytest.fixture(scope="module")
+def finished_run(_isolated_env, tiny_model, tmp_path_factory):
+    """Two loops with the fast scripted plan, run from an empty working directory."""
+    from rdagent_autorl.rdloop import session
+
+    cwd = tmp_path_factory.mktemp("cwd")
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with driver("FastPlanDriver"):
+            ctx, run = start(_isolated_env, loop_n=2, name="FastPlanDriver")
+            board = session.execute(ctx, run)
+            calls = list(fake_drivers.calls)
+    finally:
+        os.chdir(old)
+    return {"ctx": ctx, "board": board, "calls": calls, "cwd": cwd}
+
+
+def test_two_loops_train_submit_and_learn(finished_run):
+    board, ctx = finished_run["board"], finished_run["ctx"]
+    assert [r["loop"] for r in board["loops"]] == [0, 1]
+    for row in board["loops"]:
+        assert row["training"].startswith("training ok"), row
+        assert row["score"] is not None and row["checkpoint"] == f"output/loop_{row['loop']:02d}"
+    assert board["loops"][1]["init_from"] == "best"  # the plan's second step starts from loop 0's checkpoint
+    base = board["baseline"]["score"]
+    assert board["loops"][0]["decision"] == (board["loops"][0]["score"] > base)
+    submissions = [json.loads(line) for line in (ctx.workspace / "scores.jsonl").read_text().splitlines()]
+    assert [s["model_path"] for s in submissions] == ["output/loop_00", "output/loop_01"]
+    assert json.loads((ctx.run_dir / "scoreboard.json").read_text())["loops"] == board["loops"]
+    # The code of each loop stays in the workspace's code/ folder, rendered with the loop's config.
+    script = (ctx.workspace / "code" / "loop_01" / "train.py").read_text()
+    assert "\"version\": 'loop_01'" in script and "\"max_steps\": 4" in script
+    # Each step asked the driver the expected question, in order.
+    assert [step for step, _ in finished_run["calls"]] == ["proposal", "coder", "feedback"] * 2
+    assert "Best so far: none" in finished_run["calls"][0][1]
+    assert "loop 0: SFT warm-up" in finished_run["calls"][3][1]  # loop 1's proposal sees loop 0's result
+
+
+def test_nothing_lands_in_the_working_directory(finished_run):
+    assert {p.name for p in finished_run["cwd"].iterdir()} - SKIP_IN_CWD == set()
+
+
+def test_trace_has_every_step_with_the_viewer_tags(finished_run):
+    tags = trace_tags(finished_run["ctx"].run_dir)
+    assert "scenario" in tags
+    for loop in (0, 1):
+        for tag in ("direct_exp_gen.hypothesis generation", "direct_exp_gen.experiment generation",
+                    "coding.evo_loop_0.evolving code", "running.docker_run", "running.benchmark", "feedback.feedback"):
+            assert f"Loop_{loop}.{tag}" in tags, (loop, tag, sorted(set(tags)))
+    sessions = finished_run["ctx"].run_dir / "trace" / "__session__"
+    assert sorted(p.name for p in (sessions / "1").iterdir()) == [
+        "0_direct_exp_gen", "1_coding", "2_running", "3_feedback", "4_record"]
+
+
+def test_format_scoreboard_names_baseline_loops_best_and_paths(finished_run):
+    from rdagent_autorl.rdloop.session import format_scoreboard
+
+    text = format_scoreboard(finished_run["board"])
+    for needle in ("baseline:", "loop 0: SFT warm-up", "loop 1: SFT (continued)", "best:", "trace:", "workspace:",
+                   "scores:", "rdagent autorl ui"):
+        assert needle in text
+
+
+def test_coder_rejects_a_broken_script_and_the_repair_round_fixes_it(_isolated_env, tiny_model):
+    from rdagent_autorl.rdloop import session
+
+    with driver("BreaksThenRepairsDriver"):
+        ctx, run = start(_isolated_env, loop_n=1, name="BreaksThenRepairsDriver")
+        board = session.execute(ctx, run)
+        calls = list(fake_drivers.calls)
+    coder_calls = [user for step, user in calls if step == "coder"]
+    assert len(coder_calls) == 2
+    assert "FAILED its checks" in coder_calls[1] and "syntax error" in coder_calls[1]
+    assert fake_drivers.BROKEN_LINE not in (ctx.workspace / "code" / "loop_00" / "train.py").read_text()
+    assert board["loops"][0]["score"] is not None
+    # The rejected version never reached a dry run: only the repaired one did.
+    assert len(list(ctx.logs_dir.glob("loop_00-dryrun-*.log"))) == 1
+    feedback_files = sorted((ctx.run_dir / "trace" / "Loop_0" / "coding").glob("evo_loop_*/evolving feedback/*/*.pkl"))
+    assert len(feedback_files) == 2
+
+
+def test_invalid_proposal_is_asked_again_with_the_validation_error(_isolated_env, tiny_model):
+    from rdagent_autorl.rdloop import session
+
+    with driver("InvalidProposalOnceDriver"):
+        ctx, run = start(_isolated_env, loop_n=1, name="InvalidProposalOnceDriver")
+        board = session.execute(ctx, run)
+        calls = [user for step, user in fake_drivers.calls if step == "proposal"]
+    assert len(calls) == 2
+    assert "previous answer was rejected" in calls[1] and "learning_rat" in calls[1]
+    assert board["loops"][0]["score"] is not None
+
+
+def test_a_driver_that_never_answers_validly_stops_the_run_with_a_clear_error(_isolated_env, tiny_model):
+    from rdagent_autorl.rdloop import session
+    from rdagent_autorl.rdloop.driver import DriverError
+
+    with driver("NeverValidDriver"):
+        ctx, run = start(_isolated_env, loop_n=1, name="NeverValidDriver")
+        with pytest.raises(DriverError, match="no valid TrainingProposal in 3 tries"):
+            session.execute(ctx, run)
+        assert len(fake_drivers.calls) == 3
