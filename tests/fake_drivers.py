@@ -70,3 +70,18 @@ class NeverValidDriver(FastPlanDriver):
             calls.append(("proposal", user))
             return "I think we should train harder."
         return super().answer(system, user)
+
+
+CRASH_AFTER_DRY_RUN = ('import os\nif os.environ.get("AUTORL_DRY_RUN") != "1":\n'
+                       '    raise SystemExit("simulated crash after the dry run passed")\n')
+
+
+class CrashesFirstLoopDriver(FastPlanDriver):
+    """FAKE: loop 0's code passes its dry run but crashes in the full run; loop 1 is left as rendered."""
+
+    def answer(self, system: str, user: str) -> str:
+        if step_of(system) == "coder" and "loop_00" in user and "FAILED its checks" not in user:
+            calls.append(("coder", user))
+            script = user.split("===== train.py =====\n", 1)[1].split("\n===== ", 1)[0]
+            return json.dumps({"summary": "crash planted", "files": {"train.py": CRASH_AFTER_DRY_RUN + script}})
+        return super().answer(system, user)

@@ -146,3 +146,36 @@ def test_a_driver_that_never_answers_validly_stops_the_run_with_a_clear_error(_i
         with pytest.raises(DriverError, match="no valid TrainingProposal in 3 tries"):
             session.execute(ctx, run)
         assert len(fake_drivers.calls) == 3
+
+
+def test_rdagent_trace_viewer_shows_every_loop(finished_run, monkeypatch):
+    """RD-Agent's RL trace viewer, driven as a person would with `rdagent autorl ui RUN` (RL_LOG_PATH=. in
+    the run folder): Single Task view, Log Folder '.', the session loads and shows each loop's
+    hypothesis, code, run result, score and feedback."""
+    import importlib.util
+    import warnings
+
+    from streamlit.testing.v1 import AppTest
+
+    board, ctx = finished_run["board"], finished_run["ctx"]
+    monkeypatch.chdir(ctx.run_dir)
+    monkeypatch.setenv("RL_LOG_PATH", ".")
+    warnings.filterwarnings("ignore", category=FutureWarning)  # pandas warnings inside rdagent's summary page
+    at = AppTest.from_file(importlib.util.find_spec("rdagent.app.rl.ui.app").origin, default_timeout=120)
+    at.run()
+    at.sidebar.radio[0].set_value("Single Task").run()
+    at.sidebar.text_input[0].set_value(".").run()
+    assert not at.exception and not at.error
+    assert at.sidebar.selectbox[0].value == "trace"
+    labels = [e.label for e in at.expander]
+    markdown = "\n".join(m.value for m in at.markdown)
+    code = "\n".join(c.value for c in at.code)
+    json_bodies = "\n".join(j.value for j in at.json)
+    assert dict((m.label, m.value) for m in at.metric)["Loops"] == "2"
+    for row in board["loops"]:
+        assert any(label.startswith(f"🔄 **Loop {row['loop']}** 🐳✓") for label in labels)
+        assert row["hypothesis"] in markdown
+        assert f"\"version\": 'loop_{row['loop']:02d}'" in code  # the loop's train.py
+        assert f"SAVED {ctx.workspace}/output/loop_{row['loop']:02d}" in code  # the run's output
+        assert f'"model_path": "output/loop_{row["loop"]:02d}"' in json_bodies and f'"score": {row["score"]}' in json_bodies
+        assert row["feedback"].split(".")[0] in code  # "score X vs best so far Y (baseline Z): ..."

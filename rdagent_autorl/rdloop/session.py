@@ -195,6 +195,7 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
             else:
                 loop = AutoRLLoop.load(session, checkout=True, replace_timer=True)
                 loop.trace.scen.ctx = ctx  # the components share this scenario object
+                loop.step_n = step_n  # the saved run's step limit (what stopped it) must not stop this one
             loop.trace.scen.baseline_score = baseline.score
             if baseline_s:
                 loop.trace.scen.baseline_seconds = baseline_s
