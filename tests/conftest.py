@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# Before any test module is imported: litellm (imported with rdagent's LLM backend) otherwise tries to
+# download its model price list at import time, with retries and sleeps.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                "TOKENIZERS_PARALLELISM": "false"}
 

@@ -7,6 +7,7 @@ every other command to rdagent's own Typer app with `autorl` added, so `rdagent 
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -19,6 +20,8 @@ def _load_dotenv() -> None:
 
 def autorl_main(prog_name: str = "rdagent-autorl") -> None:
     _load_dotenv()
+    # litellm (under rdagent's LLM backend) would otherwise download its price list at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from rdagent_autorl.cli.app import app
 
     app(prog_name=prog_name)

@@ -53,6 +53,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
         typer.secho(SCRIPTED_BANNER, fg=typer.colors.YELLOW, err=True)
 
     from rdagent_autorl.rdloop import session
+    from rdagent_autorl.rdloop.driver import DriverError
 
     try:
         if resume is not None:
@@ -73,6 +74,8 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
         board = session.execute(ctx, run, session=session_path, port=port)
     except (TaskError, ModelError, session.SessionError) as exc:
         fail(str(exc))
+    except DriverError as exc:
+        fail(f"{exc}\nthe run is saved; continue it with: rdagent autorl --resume {ctx.run_dir}", code=1)
     except KeyboardInterrupt:
         fail(f"interrupted; continue with: rdagent autorl --resume {ctx.run_dir}", code=130)
     typer.echo(session.format_scoreboard(board))
@@ -91,6 +94,6 @@ def run_ui(run: Path | None, port: int) -> None:
         fail(f"{folder} is not a folder: pass a run folder printed by `rdagent autorl --task ...`")
     app = importlib.util.find_spec("rdagent.app.rl.ui.app").origin
     typer.echo(f"RL trace viewer for {folder} on http://localhost:{port} (Single Task view; Log Folder '.')", err=True)
-    env = {**os.environ, "RL_LOG_PATH": "."}
+    env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "RL_LOG_PATH": "."}
     sys.exit(subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
                               "--server.port", str(port), "--browser.gatherUsageStats", "false"], cwd=folder, env=env))
