@@ -1,4 +1,4 @@
-# Newcomer commands: `make smoke` (install + the embedded small default job), `make test`.
+# Newcomer commands: `make smoke` (install + the main job on the embedded small default), `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # CPU machines: this pin takes the CPU build (a local wheel on the project's machines). On a GPU
@@ -18,12 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-# The embedded small default: tiny model, synthetic offline data, CPU.
+# The main job on the embedded small default: RD-Agent's loop post-trains the tiny model on synthetic
+# offline gsm8k-rule data on CPU (2 loops; the scripted driver when no LLM is configured in .env).
 smoke: install
 	$(OFFLINE) $(VENV)/bin/rdagent autorl tasks
-	$(OFFLINE) $(VENV)/bin/rdagent autorl model tiny
-	$(OFFLINE) $(VENV)/bin/rdagent autorl grade --task gsm8k-rule --model tiny --data synthetic --limit 64
-	$(OFFLINE) $(VENV)/bin/rdagent autorl grade --task humaneval-rule --model tiny --limit 16
+	$(OFFLINE) $(VENV)/bin/rdagent autorl --task gsm8k-rule --smoke
 
 test: install
 	$(OFFLINE) $(VENV)/bin/pytest

@@ -13,6 +13,11 @@ def test_every_setting_is_documented_in_env_example():
     text = (ROOT / ".env.example").read_text()
     missing = [f"AUTORL_{name.upper()}" for name in AutoRLSettings.model_fields if f"AUTORL_{name.upper()}=" not in text]
     assert not missing, f"undocumented in .env.example: {missing}"
+    from rdagent_autorl.rdloop.conf import AutoRLPropSetting
+
+    loop_fields = set(AutoRLPropSetting.model_fields) - set(AutoRLPropSetting.__mro__[1].model_fields)
+    missing = [f"AUTORL_LOOP_{name.upper()}" for name in loop_fields if f"AUTORL_LOOP_{name.upper()}=" not in text]
+    assert loop_fields and not missing, f"undocumented in .env.example: {missing}"
     for driver in ("CHAT_MODEL=", "OPENAI_API_KEY=", "OPENAI_API_BASE=", "LITELLM_LOCAL_MODEL_COST_MAP=True"):
         assert driver in text
 

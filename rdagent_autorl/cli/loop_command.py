@@ -55,6 +55,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
     from rdagent_autorl.rdloop import session
     from rdagent_autorl.rdloop.driver import DriverError
 
+    ctx = None
     try:
         if resume is not None:
             ctx, run, session_path = session.resume_run(resume, driver)
@@ -77,7 +78,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
     except DriverError as exc:
         fail(f"{exc}\nthe run is saved; continue it with: rdagent autorl --resume {ctx.run_dir}", code=1)
     except KeyboardInterrupt:
-        fail(f"interrupted; continue with: rdagent autorl --resume {ctx.run_dir}", code=130)
+        fail(f"interrupted; continue with: rdagent autorl --resume {ctx.run_dir}" if ctx else "interrupted", code=130)
     typer.echo(session.format_scoreboard(board))
 
 
