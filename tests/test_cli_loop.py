@@ -8,18 +8,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 import fake_drivers
-from conftest import free_port
+from conftest import serve_in_thread
 from rdagent_autorl.rdloop.scripted_driver import scripted_answer
 
 pytestmark = pytest.mark.timeout(600)
@@ -57,17 +55,8 @@ def fake_driver_endpoint(requests: list) -> FastAPI:
 @pytest.fixture()
 def driver_endpoint():
     requests: list = []
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake_driver_endpoint(requests), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1", requests
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(fake_driver_endpoint(requests)) as url:
+        yield f"{url}/v1", requests
 
 
 def clean_env() -> dict:
@@ -110,3 +99,45 @@ def test_env_configured_driver_runs_a_loop_and_never_writes_the_key(tmp_path, dr
     assert leaks == []
     # The settings dump is still in the trace, masked.
     assert "LITELLM_SETTINGS" in {p.parent.parent.name for p in files}
+
+
+def test_ui_refuses_a_missing_run_folder(tmp_path):
+    proc = subprocess.run([RDAGENT, "autorl", "ui", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "is not a folder" in proc.stderr
+
+
+def test_ui_serves_rdagents_trace_viewer_from_the_run_folder(tmp_path):
+    import httpx
+
+    from conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([RDAGENT, "autorl", "ui", str(tmp_path), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the trace viewer did not start")
+        assert "Streamlit" in httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_smoke_command_runs_two_loops_and_beats_the_baseline(tmp_path, _isolated_env):
+    """The README's main job, exactly: scripted driver (no LLM configured), tiny model, smoke data, CPU."""
+    proc = subprocess.run([RDAGENT, "autorl", "--task", "gsm8k-rule", "--smoke"], cwd=tmp_path, env=clean_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "SCRIPTED DRIVER" in proc.stderr
+    run_dir = Path(next(line.split(": ", 1)[1] for line in proc.stderr.splitlines() if line.startswith("run folder: ")))
+    board = json.loads((run_dir / "scoreboard.json").read_text())
+    assert len(board["loops"]) == 2 and board["driver"] == "scripted"
+    assert board["best"]["score"] > board["baseline"]["score"]

@@ -104,3 +104,25 @@ def test_splits_disjoint_even_when_seeds_collide_often():
     assert sum(i["question"] in train_questions for i in raw_eval) > 0  # the case under test happens
     assert len(heldout) == 200 and heldout != raw_eval
     assert not train_questions & {i["question"] for i in heldout}
+
+
+def test_max_number_keeps_only_small_problems_and_stays_seeded():
+    items = generate(200, seed=7, difficulty=1, max_number=20)
+    assert len(items) == 200 and items == generate(200, seed=7, difficulty=1, max_number=20)
+    assert max(int(x) for i in items for x in re.findall(r"\d+", i["question"] + i["answer"])) <= 20
+    assert generate(50, seed=7, difficulty=1, max_number=20) == items[:50]
+    with pytest.raises(ValueError, match="too few"):
+        generate(5, seed=1, difficulty=4, max_number=3)
+
+
+def test_gsm8k_smoke_source_is_the_documented_easy_level():
+    from rdagent_autorl.tasks import get_task
+
+    task = get_task("gsm8k-rule")
+    train, heldout = task.train("smoke"), task.heldout("smoke")
+    assert (len(train), len(heldout)) == (1000, 200)
+    assert not {s.prompt for s in train} & {s.prompt for s in heldout}
+    for s in train + heldout:
+        assert max(int(x) for x in re.findall(r"\d+", s.prompt + s.answer)) <= 20
+        assert len(_ANNOTATION.findall(s.answer)) == 1  # one step
+    assert not next(s for s in task.sources if s.name == "smoke").auto  # never picked by --data auto

@@ -4,15 +4,12 @@ at the outer HTTP boundary, standing in for an API model or a remote vLLM server
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from conftest import free_port
+from conftest import free_port, serve_in_thread
 from rdagent_autorl.generation import load_backend
 
 
@@ -41,19 +38,10 @@ def endpoint(monkeypatch):
     from rdagent_autorl.settings import get_settings
 
     requests: list = []
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake_openai_endpoint(requests), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    monkeypatch.setenv("AUTORL_OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
-    get_settings.cache_clear()
-    yield requests
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(fake_openai_endpoint(requests)) as url:
+        monkeypatch.setenv("AUTORL_OPENAI_BASE_URL", f"{url}/v1")
+        get_settings.cache_clear()
+        yield requests
 
 
 def test_chat_and_completion_prompts(endpoint):

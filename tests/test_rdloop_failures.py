@@ -4,7 +4,6 @@ and a stopped run resumes from its last finished step. FAKE drivers at the LLM b
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 

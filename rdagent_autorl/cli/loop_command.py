@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import typer
 
 from rdagent_autorl.cli.app import fail
 
-SMOKE = {"model": "tiny", "data": "synthetic", "loop_n": 2, "timeout": "10m"}
+SMOKE = {"model": "tiny", "data": "smoke", "loop_n": 2, "timeout": "10m"}
 NO_DRIVER = (
     "no driver LLM is configured. Put one in .env (see .env.example), e.g.\n"
     "  CHAT_MODEL=openai/gpt-4o-mini\n  OPENAI_API_KEY=sk-...\n  # OPENAI_API_BASE=http://localhost:8000/v1 for a local server\n"
@@ -96,5 +95,7 @@ def run_ui(run: Path | None, port: int) -> None:
     app = importlib.util.find_spec("rdagent.app.rl.ui.app").origin
     typer.echo(f"RL trace viewer for {folder} on http://localhost:{port} (Single Task view; Log Folder '.')", err=True)
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "RL_LOG_PATH": "."}
-    sys.exit(subprocess.call([sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
-                              "--server.port", str(port), "--browser.gatherUsageStats", "false"], cwd=folder, env=env))
+    os.chdir(folder)
+    # Replace this process (no child left behind when whoever started `ui` stops it).
+    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
+                               "--server.port", str(port), "--browser.gatherUsageStats", "false"], env)

@@ -8,7 +8,6 @@ to its GPU, which vLLM needs before it initialises.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -11,7 +11,6 @@ sleeps) instead of telling the model what was wrong.
 from __future__ import annotations
 
 import json
-import os
 import re
 from functools import lru_cache
 from typing import Callable, TypeVar

@@ -77,6 +77,7 @@ class AutoRLScenario(Scenario):
     def get_scenario_all_desc(self, task=None, filtered_tag=None, simple_background=None) -> str:
         return (f"{self.background}\n\nBase model: {self.ctx.base_model}\nMetric: {self.metric}\n"
                 f"Hardware: {self.get_runtime_environment()}\nTemplates:\n{self.templates_desc()}\n"
+                f"Grader: {self.ctx.grader_url} (POST /submit; the runner submits each checkpoint)\n"
                 f"Time left: {self.time_left_s():.0f} s")
 
     @property

@@ -19,8 +19,12 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdagent_autorl.rdloop.conf import RunContext
+
+if TYPE_CHECKING:
+    from rdagent_autorl.grading.run import GradingRun
 
 RUN_FILE, SCOREBOARD = "run.json", "scoreboard.json"
 

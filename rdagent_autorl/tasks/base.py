@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 from pydantic import BaseModel, Field
 

@@ -5,7 +5,9 @@ Data sources, in the order `auto` tries them:
   layout, or train/test JSONL files);
 - `hub`: `openai/gsm8k` (config `main`) through `datasets`, following the usual HF cache/offline rules;
 - `synthetic`: never chosen by `auto`, because its scores are not GSM8K scores. Seeded, generated
-  problems in GSM8K's format for offline smoke runs and tests (see `gsm8k_synthetic`).
+  problems in GSM8K's format for offline runs and tests (see `gsm8k_synthetic`): 1- and 2-step.
+- `smoke`: the easiest synthetic level, for `rdagent autorl --smoke`: one-step problems in which no
+  number exceeds 20, small enough for the tiny model to learn some of in a few CPU minutes.
 Train is visible to agents; test is the held-out evaluation.
 """
 
@@ -23,10 +25,11 @@ SYSTEM_PROMPT = (
     "Solve the grade-school math problem. Reason step by step, "
     "then give the final answer on its own line as '#### <number>'."
 )
-# Synthetic smoke data: half one-step, half two-step problems, so that a tiny model trained for a few
-# CPU minutes can learn some of it (documented in scenarios/gsm8k-rule/description.md).
+# Synthetic data (documented in scenarios/gsm8k-rule/description.md): `synthetic` is half one-step,
+# half two-step problems; `smoke` is one-step problems with every number <= SMOKE_MAX_NUMBER.
 SYNTHETIC_DIFFICULTIES = (1, 2)
 SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL = 500, 100
+SMOKE_MAX_NUMBER, SMOKE_TRAIN, SMOKE_EVAL = 20, 1000, 200
 
 
 def _local_check() -> tuple[bool, str]:
@@ -50,10 +53,12 @@ def _hub_check() -> tuple[bool, str]:
     return False, "offline and not in the HF cache"
 
 
-@lru_cache(maxsize=1)
-def _synthetic() -> tuple[list[dict], list[dict]]:
+@lru_cache(maxsize=2)
+def _synthetic(source: str) -> tuple[list[dict], list[dict]]:
     from rdagent_autorl.tasks.gsm8k_synthetic import synthetic_splits
 
+    if source == "smoke":
+        return synthetic_splits(SMOKE_TRAIN, SMOKE_EVAL, difficulty=1, max_number=SMOKE_MAX_NUMBER)
     splits = [synthetic_splits(SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL, difficulty=d) for d in SYNTHETIC_DIFFICULTIES]
     train = [row for tr, _ in splits for row in tr]
     seen = {row["question"] for row in train}
@@ -62,8 +67,8 @@ def _synthetic() -> tuple[list[dict], list[dict]]:
 
 
 def _records(split: str, source: str) -> list[dict]:
-    if source == "synthetic":
-        train, test = _synthetic()
+    if source in ("synthetic", "smoke"):
+        train, test = _synthetic(source)
         return train if split == "train" else test
     import datasets
 
@@ -110,7 +115,8 @@ TASK = TaskSpec(
     sources=(
         DataSource("local", "openai/gsm8k copy at AUTORL_GSM8K_PATH", _local_check),
         DataSource("hub", f"{HUB_ID} through datasets", _hub_check),
-        DataSource("synthetic", "seeded synthetic GSM8K-format problems (offline smoke data)", auto=False),
+        DataSource("synthetic", "seeded synthetic GSM8K-format problems, 1-2 steps (offline)", auto=False),
+        DataSource("smoke", f"easiest synthetic level: 1 step, numbers <= {SMOKE_MAX_NUMBER} (--smoke)", auto=False),
     ),
     load_train=_loader("train"),
     load_eval=_loader("test"),

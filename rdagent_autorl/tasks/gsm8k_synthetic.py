@@ -17,6 +17,7 @@ problems of a seed do not depend on how many are asked for.
 from __future__ import annotations
 
 import random
+import re
 
 TRAIN_SEED = 1
 EVAL_SEED = 2
@@ -176,36 +177,52 @@ def _chain_story(rng: random.Random, steps: int, theme: str) -> tuple[str, list[
 THEMES = ("objects", "money", "bakery", "ages", "running")
 
 
-def generate(n: int, seed: int, difficulty: int = 2) -> list[dict]:
-    """n SYNTHETIC GSM8K-style problems, each needing `difficulty` (1-4) arithmetic steps."""
+def _largest_number(item: dict) -> int:
+    return max(int(x) for x in re.findall(r"\d+", item["question"] + " " + item["answer"]))
+
+
+def generate(n: int, seed: int, difficulty: int = 2, max_number: int | None = None) -> list[dict]:
+    """n SYNTHETIC GSM8K-style problems, each needing `difficulty` (1-4) arithmetic steps.
+
+    `max_number` keeps only problems in which no number (operands, intermediate results, answer)
+    exceeds it: the easy smoke level. Rejected problems are skipped, so the output stays a function
+    of (n, seed, difficulty, max_number) and prefix-stable.
+    """
     if not 1 <= difficulty <= MAX_DIFFICULTY:
         raise ValueError(f"difficulty must be between 1 and {MAX_DIFFICULTY}, got {difficulty}")
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     rng = random.Random(seed)  # private state: the global random module is never touched
-    items = []
-    for _ in range(n):
+    items: list[dict] = []
+    attempts = 0
+    while len(items) < n:
+        attempts += 1
+        if attempts > 200 * (n + 10):
+            raise ValueError(f"max_number={max_number} leaves too few difficulty-{difficulty} problems")
         theme = rng.choice(THEMES)
         story = _chain_story if theme in ("ages", "running") else _stock_story
         question, lines, result = story(rng, difficulty, theme)
-        items.append({"question": question, "answer": "\n".join(lines + [f"#### {result}"])})
+        item = {"question": question, "answer": "\n".join(lines + [f"#### {result}"])}
+        if max_number is None or _largest_number(item) <= max_number:
+            items.append(item)
     return items
 
 
-def synthetic_splits(n_train: int = 1000, n_eval: int = 200, difficulty: int = 2) -> tuple[list[dict], list[dict]]:
+def synthetic_splits(n_train: int = 1000, n_eval: int = 200, difficulty: int = 2,
+                     max_number: int | None = None) -> tuple[list[dict], list[dict]]:
     """Train and eval splits from disjoint seeds, with no eval question also in train.
 
     Eval questions that repeat a train question (or an earlier eval one) are dropped and replaced
     by the next problems of the eval seed, so eval keeps n_eval items while staying reproducible.
     """
-    train = generate(n_train, TRAIN_SEED, difficulty)
+    train = generate(n_train, TRAIN_SEED, difficulty, max_number)
     seen = {item["question"] for item in train}
     evaluation: list[dict] = []
     pool = n_eval
     while len(evaluation) < n_eval:
         # Generation is prefix-stable, so asking for a bigger batch only appends new problems.
         evaluation, taken = [], set()
-        for item in generate(pool, EVAL_SEED, difficulty):
+        for item in generate(pool, EVAL_SEED, difficulty, max_number):
             if item["question"] not in seen and item["question"] not in taken:
                 taken.add(item["question"])
                 evaluation.append(item)
