@@ -146,6 +146,9 @@ def test_a_driver_that_never_answers_validly_stops_the_run_with_a_clear_error(_i
         with pytest.raises(DriverError, match="no valid TrainingProposal in 3 tries"):
             session.execute(ctx, run)
         assert len(fake_drivers.calls) == 3
+    # What the run recorded stays: the baseline submission state, run.json and an (empty) scoreboard.
+    assert json.loads((ctx.run_dir / "scoreboard.json").read_text())["loops"] == []
+    assert (ctx.run_dir / "run.json").exists()
 
 
 def test_rdagent_trace_viewer_shows_every_loop(finished_run, monkeypatch):

@@ -75,7 +75,7 @@ class ScriptedDriver(APIBackend):
         return sum(len(m["content"]) // 4 for m in messages)
 
     def _create_embedding_inner_function(self, input_content_list: list[str]) -> list[list[float]]:
-        raise NotImplementedError("the scripted driver has no embeddings (the loop does not use them)")
+        raise RuntimeError("the scripted driver has no embeddings (the loop does not use them)")
 
     def answer(self, system: str, user: str) -> str:
         return scripted_answer(system, user, self.PLAN)

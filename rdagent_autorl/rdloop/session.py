@@ -187,12 +187,10 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
         with GraderThread(run, get_settings().grader_host, port) as grader:
             ctx = ctx.model_copy(update={"grader_url": grader.url})
             write_json_atomic(ctx.run_dir / RUN_FILE, ctx.model_dump(mode="json"))
-            started = time.monotonic()
             try:
                 baseline = run.baseline()
             except RuntimeError as exc:
                 raise SessionError(f"the base model {ctx.base_model} could not be graded: {exc}") from exc
-            baseline_s = baseline.timing.get("total_s", time.monotonic() - started) if not baseline.cached else None
             set_run_context(ctx)
             if session is None:
                 loop = AutoRLLoop(AUTORL_PROP_SETTING)
@@ -201,11 +199,13 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
                 loop.trace.scen.ctx = ctx  # the components share this scenario object
                 loop.step_n = step_n  # the saved run's step limit (what stopped it) must not stop this one
             loop.trace.scen.baseline_score = baseline.score
-            if baseline_s:
-                loop.trace.scen.baseline_seconds = baseline_s
-            asyncio.run(loop.run(step_n=step_n, loop_n=ctx.loop_n))
-            board = scoreboard(ctx, baseline.model_dump(), history(loop.trace))
-            write_json_atomic(ctx.run_dir / SCOREBOARD, board)
+            # Grading a checkpoint takes about as long as the baseline did, plus the worker's start-up.
+            loop.trace.scen.baseline_seconds = baseline.timing.get("total_s", 60.0) + 5
+            try:
+                asyncio.run(loop.run(step_n=step_n, loop_n=ctx.loop_n))
+            finally:  # also after an error: the loops that finished are on the scoreboard
+                board = scoreboard(ctx, baseline.model_dump(), history(loop.trace))
+                write_json_atomic(ctx.run_dir / SCOREBOARD, board)
             return board
     finally:
         loguru_logger.remove(sink)
