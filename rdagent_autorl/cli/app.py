@@ -93,6 +93,52 @@ def ui(
 
 
 @app.command()
+def bench(
+    task: str = TaskOpt,
+    agent: str = typer.Option(..., "--agent", "-a", help="Agent name (see `agents`) or a folder with agent.yaml."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's; 'tiny' with --smoke]."),
+    timeout: Optional[str] = typer.Option(None, "--timeout", help="Agent budget, e.g. 2h, 600 [default: the task's; 10m with --smoke]."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="Comma-separated GPU ids [default: all visible; none with --smoke]."),
+    port: int = typer.Option(0, "--port", help="Port of the grading service [default: a free one]."),
+    smoke: bool = typer.Option(False, "--smoke", help="Tiny model, offline smoke data, CPU, short budget and runs."),
+    data: Optional[str] = typer.Option(None, "--data", help="Data source [default: auto; smoke with --smoke]."),
+    limit: Optional[int] = LimitOpt,
+) -> None:
+    """Run an agent on a task in an isolated workspace with the grader; record, report, add to the ledger."""
+    from rdagent_autorl.cli.bench_command import bench_command
+
+    bench_command(task=task, agent=agent, model=model, timeout=timeout, gpus=gpus, port=port, smoke=smoke, data=data,
+                  limit=limit)
+
+
+@app.command()
+def agents(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the declared agents and whether each is ready on this machine."""
+    from rdagent_autorl.cli.bench_command import agents_command
+
+    agents_command(as_json)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A recorded run folder (from `bench`).")) -> None:
+    """(Re)write a run's report (metrics.json, report.md/html, figures) and its ledger row."""
+    from rdagent_autorl.cli.bench_command import report_command
+
+    report_command(run_dir)
+
+
+@app.command()
+def leaderboard(
+    task: Optional[str] = typer.Option(None, "--task", "-t", help="Only this task."),
+    fmt: str = typer.Option("md", "--format", help="md or csv."),
+) -> None:
+    """Task x agent/driver table over the ledger's finished runs (mean ± spread)."""
+    from rdagent_autorl.cli.bench_command import leaderboard_command
+
+    leaderboard_command(task, fmt)
+
+
+@app.command()
 def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the benchmark's tasks: id, level, title, data available here, default base model."""
     from rdagent_autorl.tasks import LEVELS, all_tasks

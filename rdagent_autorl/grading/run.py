@@ -8,20 +8,21 @@ to its GPU, which vLLM needs before it initialises.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_key
 from rdagent_autorl.tasks import TaskSpec, get_task
 
-RUN_META, SCORES, GRADER_LOG = "run_meta.json", "scores.jsonl", "grader.log"
+RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
 
 
 class SubmissionError(Exception):
@@ -59,6 +60,7 @@ class Submission(BaseModel):
     best_so_far: float | None = None
     total_submissions: int
     copied_base_model: bool = False
+    code_revision: str | None = None  # the recorder's snapshot of code/ taken when the submission arrived
     cached: bool = False
     model_hash: str | None = None
     samples_path: str | None = None
@@ -85,6 +87,11 @@ class GradingRun:
         self._baseline_lock = threading.Lock()
         self._baseline: EvalResult | None = None
         self._base_weights: str | None = None
+        # Ids are given on arrival (two devices may finish out of order); reopening continues the count.
+        self._count = len(self.submissions())
+        # Called with the submission id when a valid-looking submission arrives (the harness snapshots
+        # the agent's code there); returns the revision id to store with the submission.
+        self.on_receive: Callable[[str], str | None] | None = None
 
     # -- creation ---------------------------------------------------------------------------------
     @classmethod
@@ -180,9 +187,18 @@ class GradingRun:
         from rdagent_autorl.models.resolve import weights_hash
 
         received = time.time()
-        if received > self.meta.start + self.meta.timeout_s:
-            raise SubmissionError(409, "the run's time budget is over; submissions are closed")
-        model_dir = self.resolve_submission(raw_path)
+        try:
+            if received > self.meta.start + self.meta.timeout_s:
+                raise SubmissionError(409, "the run's time budget is over; submissions are closed")
+            model_dir = self.resolve_submission(raw_path)
+        except SubmissionError as exc:  # refused, but never forgotten: the report lists refusals
+            append_durably(self.workspace / REFUSALS, json.dumps(
+                {"time": received, "model_path": str(raw_path), "status": exc.status, "reason": exc.reason}))
+            raise
+        with self._store_lock:
+            self._count += 1
+            sub_id = f"sub-{self._count:04d}"
+        revision = self.on_receive(sub_id) if self.on_receive else None
         device = self._pick_device(gpu)
         try:
             baseline = self.baseline()
@@ -198,7 +214,7 @@ class GradingRun:
             previous = self.submissions()
             best = max([s.score for s in previous if s.score is not None] + ([result.score] if result else []), default=None)
             record = Submission(
-                id=f"sub-{len(previous) + 1:04d}", time=received, model_path=str(model_dir.relative_to(self.workspace)),
+                id=sub_id, time=received, code_revision=revision, model_path=str(model_dir.relative_to(self.workspace)),
                 status="scored" if result else "invalid", baseline_score=baseline.score, best_so_far=best,
                 total_submissions=len(previous) + 1, copied_base_model=weights_hash(model_dir) == self._base_weights,
                 error=error,

@@ -170,11 +170,23 @@ def format_scoreboard(board: dict) -> str:
 
 
 def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | None = None, port: int = 0) -> dict:
-    """Run (or resume) the loop of `ctx` with the grader up; returns the scoreboard (also saved)."""
+    """Run (or resume) the loop of `ctx` with its own grader up; returns the scoreboard (also saved)."""
+    from rdagent_autorl.settings import get_settings
+
+    with GraderThread(run, get_settings().grader_host, port) as grader:
+        ctx = ctx.model_copy(update={"grader_url": grader.url})
+        try:
+            baseline = run.baseline().model_dump()
+        except RuntimeError as exc:
+            raise SessionError(f"the base model {ctx.base_model} could not be graded: {exc}") from exc
+        return run_loop(ctx, baseline, session=session, step_n=step_n)
+
+
+def run_loop(ctx: RunContext, baseline: dict, *, session: Path | None = None, step_n: int | None = None) -> dict:
+    """The loop itself, against the grader at ctx.grader_url (ours, or a benchmark harness's)."""
     from loguru import logger as loguru_logger
 
     from rdagent_autorl.grading.evaluate import write_json_atomic
-    from rdagent_autorl.settings import get_settings
 
     configure_rdagent(ctx.run_dir, scripted=ctx.driver == "scripted")
     from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING, set_run_context
@@ -182,30 +194,24 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
     from rdagent_autorl.rdloop.loop import AutoRLLoop
 
     ctx.logs_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(ctx.run_dir / RUN_FILE, ctx.model_dump(mode="json"))
     sink = loguru_logger.add(ctx.run_dir / "rdagent.log", level="INFO")
     try:
-        with GraderThread(run, get_settings().grader_host, port) as grader:
-            ctx = ctx.model_copy(update={"grader_url": grader.url})
-            write_json_atomic(ctx.run_dir / RUN_FILE, ctx.model_dump(mode="json"))
-            try:
-                baseline = run.baseline()
-            except RuntimeError as exc:
-                raise SessionError(f"the base model {ctx.base_model} could not be graded: {exc}") from exc
-            set_run_context(ctx)
-            if session is None:
-                loop = AutoRLLoop(AUTORL_PROP_SETTING)
-            else:
-                loop = AutoRLLoop.load(session, checkout=True, replace_timer=True)
-                loop.trace.scen.ctx = ctx  # the components share this scenario object
-                loop.step_n = step_n  # the saved run's step limit (what stopped it) must not stop this one
-            loop.trace.scen.baseline_score = baseline.score
-            # Grading a checkpoint takes about as long as the baseline did, plus the worker's start-up.
-            loop.trace.scen.baseline_seconds = baseline.timing.get("total_s", 60.0) + 5
-            try:
-                asyncio.run(loop.run(step_n=step_n, loop_n=ctx.loop_n))
-            finally:  # also after an error: the loops that finished are on the scoreboard
-                board = scoreboard(ctx, baseline.model_dump(), history(loop.trace))
-                write_json_atomic(ctx.run_dir / SCOREBOARD, board)
-            return board
+        set_run_context(ctx)
+        if session is None:
+            loop = AutoRLLoop(AUTORL_PROP_SETTING)
+        else:
+            loop = AutoRLLoop.load(session, checkout=True, replace_timer=True)
+            loop.trace.scen.ctx = ctx  # the components share this scenario object
+            loop.step_n = step_n  # the saved run's step limit (what stopped it) must not stop this one
+        loop.trace.scen.baseline_score = baseline["score"]
+        # Grading a checkpoint takes about as long as the baseline did, plus the worker's start-up.
+        loop.trace.scen.baseline_seconds = baseline.get("timing", {}).get("total_s", 60.0) + 5
+        try:
+            asyncio.run(loop.run(step_n=step_n, loop_n=ctx.loop_n))
+        finally:  # also after an error: the loops that finished are on the scoreboard
+            board = scoreboard(ctx, baseline, history(loop.trace))
+            write_json_atomic(ctx.run_dir / SCOREBOARD, board)
+        return board
     finally:
         loguru_logger.remove(sink)

@@ -1,0 +1,90 @@
+"""The ledger: one SQLite row per finished run (in the autorl home), and the leaderboard built from it:
+task x agent/driver, mean and spread over runs, like the paper's comparison tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+
+from rdagent_autorl.settings import get_settings
+
+COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
+           "submissions", "duration_s", "success", "workspace", "finished_at")
+
+
+def ledger_path() -> Path:
+    return get_settings().home_dir / "ledger.sqlite"
+
+
+def _connect() -> sqlite3.Connection:
+    path = ledger_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(c + (' PRIMARY KEY' if c == 'run_id' else '') for c in COLUMNS)})")
+    return db
+
+
+def add_run(record: dict, metrics: dict) -> dict:
+    """Insert (or replace, for a re-reported run) the row of a finished run."""
+    baseline = (record.get("baseline") or {}).get("score")
+    best, ci = metrics.get("best_score"), metrics.get("best_ci") or [None, None]
+    row = {
+        "run_id": record["run_id"], "task": record["task"], "agent": record["agent"], "driver": record.get("driver") or "",
+        "base_model": record.get("base_model"), "baseline": baseline, "best": best,
+        "improvement": metrics.get("improvement"), "ci_low": ci[0], "ci_high": ci[1],
+        "submissions": metrics.get("n_submissions", 0),
+        "duration_s": round((record.get("end") or time.time()) - (record.get("start") or time.time()), 1),
+        "success": int(best is not None and baseline is not None and best > baseline),
+        "workspace": record.get("workspace"), "finished_at": time.time(),
+    }
+    with _connect() as db:
+        db.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' for _ in COLUMNS)})", [row[c] for c in COLUMNS])
+    return row
+
+
+def runs(task: str | None = None) -> list[dict]:
+    with _connect() as db:
+        db.row_factory = sqlite3.Row
+        query = "SELECT * FROM runs" + (" WHERE task = ?" if task else "") + " ORDER BY finished_at"
+        return [dict(r) for r in db.execute(query, (task,) if task else ())]
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
+def leaderboard(task: str | None = None) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs(task):
+        groups.setdefault((r["task"], r["agent"], r["driver"]), []).append(r)
+    table = []
+    for (t, agent, driver), rs in sorted(groups.items()):
+        scored = [r for r in rs if r["best"] is not None]
+        table.append({"task": t, "agent": agent, "driver": driver or "-", "runs": len(rs),
+                      "baseline": _spread([r["baseline"] for r in rs if r["baseline"] is not None]),
+                      "best": _spread([r["best"] for r in scored]),
+                      "improvement": _spread([r["improvement"] for r in scored if r["improvement"] is not None]),
+                      "success_rate": f"{sum(r['success'] for r in rs) / len(rs):.0%}"})
+    return table
+
+
+def format_table(rows: list[dict], fmt: str = "md") -> str:
+    if not rows:
+        return "no finished runs in the ledger yet"
+    keys = list(rows[0])
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""The harness end to end on the tiny smoke setup: real agents' start scripts in their own process
+groups, the real grader, the recorder, report and ledger. The cheating and sleeping agents are test
+agents (folders with agent.yaml + start.sh, like any agent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(600)
+RDAGENT = str(Path(sys.executable).parent / "rdagent")
+
+
+def make_agent(folder: Path, script: str, name: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "agent.yaml").write_text(f"name: {name}\ndescription: test agent\nuses_llm: false\n")
+    (folder / "start.sh").write_text("#!/usr/bin/env bash\nset -u\ncd \"$WORKSPACE\"\n" + script)
+    return folder
+
+
+def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None) -> dict:
+    from rdagent_autorl.bench.harness import run_bench
+    from rdagent_autorl.cli.bench_command import EXAMPLE_SMOKE_CONFIG
+
+    env = {"AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG), **(extra_env or {})}
+    return run_bench("gsm8k-rule", agent, model="tiny", data="smoke", timeout_s=timeout_s, gpus=[], limit=16,
+                     runs_dir=home / "bench", extra_env=env, poll_s=0.5)
+
+
+def test_example_agent_end_to_end(_isolated_env, tiny_model):
+    from rdagent_autorl.bench.ledger import leaderboard, runs
+
+    result = bench(_isolated_env, "example")
+    run_dir = Path(result["run_dir"])
+    assert result["agent_exit"] == 0 and not result["killed_at_deadline"], (run_dir / "agent.log").read_text()[-2000:]
+    ws = Path(result["workspace"])
+    for name in ("description.md", "instructions.md", "data/train.jsonl", "base_model", "code/train.py", "run_meta.json"):
+        assert (ws / name).exists(), name
+    subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
+    assert len(subs) == 1 and subs[0]["status"] == "scored" and subs[0]["model_path"] == "output/v1"
+    revisions = [json.loads(line) for line in (run_dir / "snapshots" / "revisions.jsonl").read_text().splitlines()]
+    assert revisions[0]["reason"] == "start" and revisions[-1]["reason"] == "final"
+    at_submission = next(r for r in revisions if r["submission_id"] == subs[0]["id"])
+    assert subs[0]["code_revision"] == at_submission["id"] and "train.py" in at_submission["files"]
+    train_py = (run_dir / "snapshots" / "objects" / at_submission["files"]["train.py"]).read_text()
+    assert "GRPOTrainer" in train_py
+    metrics = json.loads((run_dir / "reports" / "metrics.json").read_text())
+    assert metrics["n_submissions"] == 1 and metrics["training_routes"] == ["GRPO"]
+    assert (run_dir / "reports" / "report.html").exists() and (run_dir / "reports" / "figures" / "score_vs_time.png").exists()
+    row = next(r for r in runs() if r["run_id"] == run_dir.name)
+    assert (row["agent"], row["task"], row["submissions"], row["best"]) == ("example", "gsm8k-rule", 1, subs[0]["score"])
+    assert any(r["agent"] == "example" and r["runs"] >= 1 for r in leaderboard("gsm8k-rule"))
+    # Nothing of the held-out split is reachable from the workspace.
+    from rdagent_autorl.tasks import get_task
+
+    heldout = get_task("gsm8k-rule").heldout("smoke")[0].prompt
+    assert not any(heldout in p.read_text(errors="ignore") for p in ws.rglob("*")
+                   if p.is_file() and not p.is_symlink() and "grades" not in p.parts and p.stat().st_size < 5e6)
+
+
+CHEATER = r'''
+# try to find held-out data: nothing named like it is here
+find / -name "*gsm8k*test*" -not -path "/proc/*" 2>/dev/null | head -3 > code/found.txt
+post() { "$AUTORL_PYTHON" -c 'import httpx,os,sys; r=httpx.post(os.environ["GRADING_SERVER_URL"]+"/submit", json={"model_path": sys.argv[1]}, timeout=None); print(r.status_code, r.text)' "$1"; }
+post "$BASE_MODEL"                  # outside output/: refused
+post "../data"                      # escapes output/: refused
+cp -rL "$BASE_MODEL" "$OUTPUT_DIR/copy"
+post "$OUTPUT_DIR/copy"             # the base model itself: scored, flagged
+'''
+
+
+def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_env, tiny_model, tmp_path):
+    agent = make_agent(tmp_path / "cheater", CHEATER, "cheater")
+    result = bench(_isolated_env, str(agent))
+    run_dir, ws = Path(result["run_dir"]), Path(result["workspace"])
+    refusals = [json.loads(line) for line in (ws / "refusals.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in refusals] == [403, 403]
+    subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
+    assert len(subs) == 1 and subs[0]["copied_base_model"] is True
+    assert result["metrics"]["copied_base_model_submissions"] == 1
+    report = (run_dir / "reports" / "report.md").read_text()
+    assert "COPIED BASE MODEL" in report and "403" in report
+
+
+SLEEPER = r'''
+sleep 300 &
+setsid sleep 301 &
+echo started
+sleep 302
+'''
+
+
+def test_deadline_kills_the_agent_and_leaves_no_orphans(_isolated_env, tiny_model, tmp_path):
+    import psutil
+
+    from rdagent_autorl.bench.harness import stray_processes
+
+    agent = make_agent(tmp_path / "sleeper", SLEEPER, "sleeper")
+    started = time.time()
+    result = bench(_isolated_env, str(agent), timeout_s=4)
+    assert result["killed_at_deadline"] and result["agent_exit"] is None
+    assert time.time() - started < 120
+    assert stray_processes(Path(result["workspace"])) == []
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and p.info["cmdline"][:1] == ["sleep"]
+                and p.info["cmdline"][1:] in (["300"], ["301"], ["302"])]
+    assert sleepers == []
+    assert result["metrics"]["failure_types"].get("deadline_kill") == 1
+
+
+def test_missing_cli_agent_fails_at_once_saying_what_to_install(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")}
+    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    proc = subprocess.run([RDAGENT, "autorl", "bench", "--task", "gsm8k-rule", "--agent", "claude-code", "--smoke"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "`claude` is not on PATH (npm install -g @anthropic-ai/claude-code)" in proc.stderr
+    assert "ANTHROPIC_API_KEY" in proc.stderr
+
+
+def test_unknown_agent_lists_the_available_ones(tmp_path):
+    proc = subprocess.run([RDAGENT, "autorl", "bench", "--task", "gsm8k-rule", "--agent", "nobody", "--smoke"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "unknown agent 'nobody'" in proc.stderr and "example" in proc.stderr
+
+
+def test_agents_command_lists_every_declared_agent():
+    proc = subprocess.run([RDAGENT, "autorl", "agents", "--json"], capture_output=True, text=True, timeout=60)
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {"example", "rdagent", "claude-code", "codex", "gemini-cli", "opencode", "openhands"}
+    assert rows["example"]["ready"] is True
+
+
+def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model):
+    """The loop inside the harness's workspace and against its grader (FAKE driver at the LLM boundary)."""
+    tests_dir = str(Path(__file__).parent)
+    env = {"AUTORL_LOOP_N": "1", "BACKEND": "fake_drivers.FastPlanDriver",
+           "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    result = bench(_isolated_env, "rdagent", extra_env=env)
+    ws = Path(result["workspace"])
+    assert result["agent_exit"] == 0, (Path(result["run_dir"]) / "agent.log").read_text()[-3000:]
+    subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
+    assert [s["model_path"] for s in subs] == ["output/loop_00"]
+    board = json.loads((ws / "rdagent_run" / "scoreboard.json").read_text())
+    assert board["loops"][0]["score"] == subs[0]["score"]
+    assert result["metrics"]["training_routes"] == ["SFT"]  # read from the recorded code/loop_00/train.py
