@@ -76,6 +76,15 @@ def test_two_loops_train_submit_and_learn(finished_run):
     # The code of each loop stays in the workspace's code/ folder, rendered with the loop's config.
     script = (ctx.workspace / "code" / "loop_01" / "train.py").read_text()
     assert "\"version\": 'loop_01'" in script and "\"max_steps\": 4" in script
+    # Recorded and reported like a benchmark run: a code revision per submission, metrics, a ledger row.
+    revisions = [json.loads(line) for line in (ctx.run_dir / "snapshots" / "revisions.jsonl").read_text().splitlines()]
+    assert [r["submission_id"] for r in revisions if r["reason"] == "submission"] == ["sub-0001", "sub-0002"]
+    metrics = json.loads((ctx.run_dir / "reports" / "metrics.json").read_text())
+    assert (metrics["agent"], metrics["n_submissions"], metrics["training_routes"]) == ("rdagent", 2, ["SFT"])
+    assert metrics["best_score"] == max(r["score"] for r in board["loops"])
+    from rdagent_autorl.bench.ledger import runs
+
+    assert any(r["run_id"] == ctx.run_dir.name and r["agent"] == "rdagent" for r in runs())
     # Each step asked the driver the expected question, in order.
     assert [step for step, _ in finished_run["calls"]] == ["proposal", "coder", "feedback"] * 2
     assert "Best so far: none" in finished_run["calls"][0][1]

@@ -59,6 +59,8 @@ def test_a_failed_experiment_goes_to_feedback_and_the_loop_continues(_isolated_e
     assert "simulated crash after the dry run passed" in first["feedback"]
     assert "FAILED (crash)" in feedback_prompts[0]  # the driver is shown what went wrong
     assert second["score"] is not None and second["init_from"] == "base"  # nothing scored yet to start from
+    metrics = json.loads((ctx.run_dir / "reports" / "metrics.json").read_text())
+    assert metrics["failure_types"] == {"crash": 1} and metrics["n_submissions"] == 1
 
 
 def test_resume_continues_from_the_last_finished_step(_isolated_env, tiny_model):

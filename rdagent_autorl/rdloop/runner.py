@@ -4,11 +4,15 @@ any agent would. Never cached: a script is trained every time it is run."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import httpx
 from rdagent.core.developer import Developer
 from rdagent.core.exception import RunnerError
 from rdagent.log import rdagent_logger as logger
 
+from rdagent_autorl.grading.run import append_durably
 from rdagent_autorl.rdloop.coder import train_env
 from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING
 from rdagent_autorl.rdloop.experiment import TrainingExperiment
@@ -49,6 +53,8 @@ class AutoRLRunner(Developer[TrainingExperiment]):
             "summary": outcome.summary(), "timeout_s": round(timeout),
         }, tag="docker_run")  # the RL trace viewer's name for a run result
         if not outcome.ok:
+            append_durably(ctx.run_dir / "failures.jsonl", json.dumps(
+                {"time": time.time(), "kind": outcome.failure, "detail": f"{task.name}: {outcome.summary()}"}))
             raise TrainingFailed(f"{outcome.summary()}\nlast lines of the log ({outcome.log_path}):\n{outcome.tail[-1500:]}")
         response = httpx.post(f"{ctx.grader_url}/submit", json={"model_path": outcome.checkpoint}, timeout=None)
         if response.status_code != 200:

@@ -173,13 +173,36 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
     """Run (or resume) the loop of `ctx` with its own grader up; returns the scoreboard (also saved)."""
     from rdagent_autorl.settings import get_settings
 
+    from rdagent_autorl.bench.harness import RECORD, finish
+    from rdagent_autorl.bench.recorder import CodeRecorder
+    from rdagent_autorl.grading.evaluate import write_json_atomic
+
+    # Recorded like any benchmark agent's run (code revisions, record.json), so `report` and the
+    # ledger treat the loop's runs and the harness's alike.
+    recorder = CodeRecorder(ctx.workspace / "code", ctx.run_dir / "snapshots")
+    run.on_receive = lambda sub_id: recorder.snapshot("submission", sub_id)
     with GraderThread(run, get_settings().grader_host, port) as grader:
         ctx = ctx.model_copy(update={"grader_url": grader.url})
         try:
             baseline = run.baseline().model_dump()
         except RuntimeError as exc:
             raise SessionError(f"the base model {ctx.base_model} could not be graded: {exc}") from exc
-        return run_loop(ctx, baseline, session=session, step_n=step_n)
+        record = {"run_id": ctx.run_dir.name, "task": ctx.task_id, "agent": "rdagent", "driver": ctx.driver,
+                  "base_model": str(ctx.base_model), "timeout_s": ctx.timeout_s, "start": run.meta.start,
+                  "deadline": ctx.deadline, "end": None, "agent_exit": None, "killed_at_deadline": False,
+                  "baseline": {k: baseline[k] for k in ("score", "ci_low", "ci_high", "n")},
+                  "workspace": str(ctx.workspace)}
+        write_json_atomic(ctx.run_dir / RECORD, record)
+        recorder.snapshot("start")
+        try:
+            board = run_loop(ctx, baseline, session=session, step_n=step_n)
+            record["agent_exit"] = 0
+        finally:
+            recorder.snapshot("final")
+            record["end"] = time.time()
+            write_json_atomic(ctx.run_dir / RECORD, record)
+    finish(ctx.run_dir)
+    return board
 
 
 def run_loop(ctx: RunContext, baseline: dict, *, session: Path | None = None, step_n: int | None = None) -> dict:
