@@ -30,7 +30,7 @@ def test_tasks_from_every_entry_point(entry):
     out = cli("tasks", "--json", entry=entry)
     assert out.returncode == 0, out.stderr
     rows = {r["id"]: r for r in json.loads(out.stdout)}
-    assert len(rows) == 6 and rows["gsm8k-rule"]["data"] == "local:no hub:no synthetic:yes"
+    assert len(rows) == 6 and rows["gsm8k-rule"]["data"] == "local:no hub:no synthetic:yes smoke:yes"
     assert rows["webshop-online"]["data"] == "not yet available"
 
 
