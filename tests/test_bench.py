@@ -33,10 +33,15 @@ def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None) -> di
                      runs_dir=home / "bench", extra_env=env, poll_s=0.5)
 
 
-def test_example_agent_end_to_end(_isolated_env, tiny_model):
+@pytest.fixture(scope="module")
+def example_run(_isolated_env, tiny_model) -> dict:
+    return bench(_isolated_env, "example")
+
+
+def test_example_agent_end_to_end(example_run):
     from rdagent_autorl.bench.ledger import leaderboard, runs
 
-    result = bench(_isolated_env, "example")
+    result = example_run
     run_dir = Path(result["run_dir"])
     assert result["agent_exit"] == 0 and not result["killed_at_deadline"], (run_dir / "agent.log").read_text()[-2000:]
     ws = Path(result["workspace"])
@@ -111,6 +116,24 @@ def test_deadline_kills_the_agent_and_leaves_no_orphans(_isolated_env, tiny_mode
                 and p.info["cmdline"][1:] in (["300"], ["301"], ["302"])]
     assert sleepers == []
     assert result["metrics"]["failure_types"].get("deadline_kill") == 1
+
+
+def test_dashboard_shows_the_leaderboard_and_a_runs_report(example_run):
+    import importlib.util
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(importlib.util.find_spec("rdagent_autorl.bench.dashboard").origin, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "example" in at.dataframe[0].value["agent"].tolist()
+    at.sidebar.selectbox[1].set_value(Path(example_run["run_dir"]).name).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Best"] == str(example_run["metrics"]["best_score"]) and metrics["Submissions"] == "1/1 valid"
+    assert len(at.get("image")) == 3  # score vs time, timeline, code churn
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Benchmark report: gsm8k-rule" in text and "sub-0001" in text
 
 
 def test_missing_cli_agent_fails_at_once_saying_what_to_install(tmp_path):

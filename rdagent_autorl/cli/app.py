@@ -85,11 +85,12 @@ def main(
 def ui(
     run: Optional[Path] = typer.Argument(None, help="A run folder [default: all runs under AUTORL_HOME/runs]."),
     port: int = typer.Option(8501, "--port", help="Port of the Streamlit server."),
+    bench_view: bool = typer.Option(False, "--bench", help="The benchmark dashboard: runs, leaderboard, reports."),
 ) -> None:
-    """Open RD-Agent's RL trace viewer on a run's trace (or on all runs)."""
+    """Open RD-Agent's RL trace viewer on a run's trace (or on all runs); --bench: the benchmark dashboard."""
     from rdagent_autorl.cli.loop_command import run_ui
 
-    run_ui(run, port)
+    run_ui(run, port, bench=bench_view)
 
 
 @app.command()

@@ -81,19 +81,23 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
     typer.echo(session.format_scoreboard(board))
 
 
-def run_ui(run: Path | None, port: int) -> None:
+def run_ui(run: Path | None, port: int, bench: bool = False) -> None:
     """RD-Agent's RL trace viewer, started where its path rules work: it only accepts paths relative to
     RL_LOG_PATH (an absolute path is refused as "outside of allowed root"), so it runs with RL_LOG_PATH=.
-    in the run folder (Single Task view: Log Folder ".", session "trace")."""
+    in the run folder (Single Task view: Log Folder ".", session "trace"). --bench: our dashboard."""
     import importlib.util
 
     from rdagent_autorl.settings import get_settings
 
-    folder = (run or get_settings().home_dir / "runs").expanduser().resolve()
-    if not folder.is_dir():
-        fail(f"{folder} is not a folder: pass a run folder printed by `rdagent autorl --task ...`")
-    app = importlib.util.find_spec("rdagent.app.rl.ui.app").origin
-    typer.echo(f"RL trace viewer for {folder} on http://localhost:{port} (Single Task view; Log Folder '.')", err=True)
+    if bench:
+        app, folder = importlib.util.find_spec("rdagent_autorl.bench.dashboard").origin, Path.cwd()
+        typer.echo(f"benchmark dashboard on http://localhost:{port}", err=True)
+    else:
+        folder = (run or get_settings().home_dir / "runs").expanduser().resolve()
+        if not folder.is_dir():
+            fail(f"{folder} is not a folder: pass a run folder printed by `rdagent autorl --task ...`")
+        app = importlib.util.find_spec("rdagent.app.rl.ui.app").origin
+        typer.echo(f"RL trace viewer for {folder} on http://localhost:{port} (Single Task view; Log Folder '.')", err=True)
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", **os.environ, "RL_LOG_PATH": "."}
     os.chdir(folder)
     # Replace this process (no child left behind when whoever started `ui` stops it).
