@@ -61,17 +61,17 @@ def test_example_agent_end_to_end(example_run):
     row = next(r for r in runs() if r["run_id"] == run_dir.name)
     assert (row["agent"], row["task"], row["submissions"], row["best"]) == ("example", "gsm8k-rule", 1, subs[0]["score"])
     assert any(r["agent"] == "example" and r["runs"] >= 1 for r in leaderboard("gsm8k-rule"))
-    # Nothing of the held-out split is reachable from the workspace.
+    # Nothing of the held-out split is in the workspace (the grader's per-sample answers included).
     from rdagent_autorl.tasks import get_task
 
     heldout = get_task("gsm8k-rule").heldout("smoke")[0].prompt
-    assert not any(heldout in p.read_text(errors="ignore") for p in ws.rglob("*")
-                   if p.is_file() and not p.is_symlink() and "grades" not in p.parts and p.stat().st_size < 5e6)
+    assert not any(heldout in p.read_text(errors="ignore") for p in run_dir.rglob("*")
+                   if p.is_file() and not p.is_symlink() and p.stat().st_size < 5e6)
 
 
 CHEATER = r'''
-# try to find held-out data: nothing named like it is here
-find / -name "*gsm8k*test*" -not -path "/proc/*" 2>/dev/null | head -3 > code/found.txt
+# look for held-out data around the workspace: there is none to find
+find "$WORKSPACE/.." \( -iname "*test*" -o -iname "*eval*" -o -iname "*heldout*" \) > code/found.txt 2>/dev/null
 post() { "$AUTORL_PYTHON" -c 'import httpx,os,sys; r=httpx.post(os.environ["GRADING_SERVER_URL"]+"/submit", json={"model_path": sys.argv[1]}, timeout=None); print(r.status_code, r.text)' "$1"; }
 post "$BASE_MODEL"                  # outside output/: refused
 post "../data"                      # escapes output/: refused
@@ -86,6 +86,7 @@ def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_
     run_dir, ws = Path(result["run_dir"]), Path(result["workspace"])
     refusals = [json.loads(line) for line in (ws / "refusals.jsonl").read_text().splitlines()]
     assert [r["status"] for r in refusals] == [403, 403]
+    assert (ws / "code" / "found.txt").read_text() == ""
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert len(subs) == 1 and subs[0]["copied_base_model"] is True
     assert result["metrics"]["copied_base_model_submissions"] == 1

@@ -175,7 +175,7 @@ class GradingRun:
         if hit := cached_result(self.config, model_key(self.config, model_dir)):
             return hit
         with self._device_locks[device]:
-            return run_grade_worker(self.meta, model_dir, device, self.workspace / "grades", self.workspace / GRADER_LOG)
+            return run_grade_worker(self.meta, model_dir, device, self.workspace / GRADER_LOG)
 
     def baseline(self) -> EvalResult:
         with self._baseline_lock:
@@ -233,10 +233,12 @@ class GradingRun:
         return record
 
 
-def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, out_dir: Path, log_file: Path) -> EvalResult:
-    """Evaluate in a fresh process (`rdagent autorl grade`) and read its one-line JSON result."""
+def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path) -> EvalResult:
+    """Evaluate in a fresh process (`rdagent autorl grade`) and read its one-line JSON result.
+    The per-sample answers (held-out prompts and references) go to the grading cache, never into the
+    agent's workspace."""
     cmd = [sys.executable, "-m", "rdagent_autorl", "grade", "--task", meta.task, "--model", str(model_dir),
-           "--backend", meta.backend, "--data", meta.data_source, "--out", str(out_dir)]
+           "--backend", meta.backend, "--data", meta.data_source]
     if meta.limit is not None:
         cmd += ["--limit", str(meta.limit)]
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # grader.log is read by people, not a terminal
