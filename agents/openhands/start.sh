@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 set -euo pipefail
 cd "$WORKSPACE"
-exec openhands --headless -t "$(cat instructions.md description.md)"
+exec openhands --headless --override-with-envs -t "$(cat instructions.md description.md)"
