@@ -31,7 +31,8 @@ def context_from_env():
     if driver is None:
         raise SystemExit("rdagent agent: no driver LLM configured (set CHAT_MODEL in .env) and not a smoke run")
     left = httpx.get(f"{url}/time", timeout=30).json()["remaining_s"]
-    loop_n = os.environ.get("AUTORL_LOOP_N")
+    # AUTORL_LOOP_N caps the loops; a smoke run does two, like `rdagent autorl --smoke`.
+    loop_n = os.environ.get("AUTORL_LOOP_N") or ("2" if os.environ.get("AUTORL_SMOKE") == "1" else None)
     gpus = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g]
     return RunContext(task=meta["task"], task_id=task.id, level=task.level, run_dir=workspace / "rdagent_run",
                       workspace=workspace, base_model=Path(os.environ["BASE_MODEL"]).resolve(),
