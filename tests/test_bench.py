@@ -173,3 +173,4 @@ def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model):
     board = json.loads((ws / "rdagent_run" / "scoreboard.json").read_text())
     assert board["loops"][0]["score"] == subs[0]["score"]
     assert result["metrics"]["training_routes"] == ["SFT"]  # read from the recorded code/loop_00/train.py
+    assert result["driver"] == "fake_drivers.FastPlanDriver"

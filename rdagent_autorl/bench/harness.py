@@ -65,6 +65,17 @@ def stop_agent(proc: subprocess.Popen, workspace: Path) -> None:
     psutil.wait_procs(strays, timeout=TERM_GRACE_S)
 
 
+def agent_driver(agent, env: dict[str, str]) -> str | None:
+    """The driver LLM an agent uses, for the ledger: the configured chat model, or the loop's scripted fake."""
+    if not agent.uses_llm:
+        return None
+    configured = env.get("LITELLM_CHAT_MODEL") or env.get("CHAT_MODEL") or env.get("LLM_MODEL")
+    if configured:
+        return configured
+    return "scripted" if agent.name == "rdagent" and env.get("AUTORL_SMOKE") == "1" and not env.get("BACKEND") else \
+        env.get("BACKEND")
+
+
 def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto", timeout_s: int, gpus: list[str],
               limit: int | None = None, port: int = 0, runs_dir: Path, extra_env: dict[str, str] | None = None,
               poll_s: float = 5.0) -> dict:
@@ -86,7 +97,7 @@ def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto",
     recorder = CodeRecorder(run.workspace / "code", run_dir / "snapshots")
     run.on_receive = lambda sub_id: recorder.snapshot("submission", sub_id)
     record = {"run_id": run_dir.name, "task": task.id, "agent": agent.name,
-              "driver": os.environ.get("CHAT_MODEL") if agent.uses_llm else None, "base_model": str(base_model),
+              "driver": agent_driver(agent, {**os.environ, **(extra_env or {})}), "base_model": str(base_model),
               "timeout_s": timeout_s, "gpus": gpus, "data_source": run.meta.data_source, "baseline": None,
               "start": None, "deadline": None, "end": None, "agent_exit": None, "killed_at_deadline": False,
               "workspace": str(run.workspace)}

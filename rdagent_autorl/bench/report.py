@@ -74,7 +74,9 @@ def load_run(run_dir: Path) -> RunData:
     if baseline is None:
         baseline = next((s["baseline_score"] for s in subs if s.get("baseline_score") is not None), None)
     return RunData(run_dir, rec, subs, read_jsonl(run_dir / "snapshots" / "revisions.jsonl"),
-                   read_jsonl(run_dir / "failures.jsonl"), read_jsonl(run_dir / "workspace" / "refusals.jsonl"),
+                   # Agents report training failures in their workspace; older runs kept them beside it.
+                   read_jsonl(run_dir / "workspace" / "failures.jsonl") + read_jsonl(run_dir / "failures.jsonl"),
+                   read_jsonl(run_dir / "workspace" / "refusals.jsonl"),
                    start, deadline, None if baseline is None else float(baseline))
 
 

@@ -53,7 +53,8 @@ class AutoRLRunner(Developer[TrainingExperiment]):
             "summary": outcome.summary(), "timeout_s": round(timeout),
         }, tag="docker_run")  # the RL trace viewer's name for a run result
         if not outcome.ok:
-            append_durably(ctx.run_dir / "failures.jsonl", json.dumps(
+            # $WORKSPACE/failures.jsonl: where any agent may report training failures for the report.
+            append_durably(ctx.workspace / "failures.jsonl", json.dumps(
                 {"time": time.time(), "kind": outcome.failure, "detail": f"{task.name}: {outcome.summary()}"}))
             raise TrainingFailed(f"{outcome.summary()}\nlast lines of the log ({outcome.log_path}):\n{outcome.tail[-1500:]}")
         response = httpx.post(f"{ctx.grader_url}/submit", json={"model_path": outcome.checkpoint}, timeout=None)
