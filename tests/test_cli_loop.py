@@ -141,3 +141,15 @@ def test_smoke_command_runs_two_loops_and_beats_the_baseline(tmp_path, _isolated
     board = json.loads((run_dir / "scoreboard.json").read_text())
     assert len(board["loops"]) == 2 and board["driver"] == "scripted"
     assert board["best"]["score"] > board["baseline"]["score"]
+
+
+def test_a_busy_grader_port_is_a_clear_error(tmp_path, tiny_model):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([RDAGENT, "autorl", "--task", "gsm8k-rule", "--smoke", "--port", str(port)], cwd=tmp_path,
+                              env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"cannot start the grader on 127.0.0.1:{port}" in proc.stderr

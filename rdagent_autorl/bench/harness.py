@@ -47,18 +47,16 @@ def stop_agent(proc: subprocess.Popen, workspace: Path) -> None:
     """SIGTERM to the agent's process group, SIGKILL after a grace period, then any stray."""
     import psutil
 
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=TERM_GRACE_S)
-            if sig == signal.SIGTERM:
-                os.killpg(proc.pid, signal.SIGKILL)  # the group may outlive its leader
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            continue
-        break
+        except subprocess.TimeoutExpired:
+            pass
+        os.killpg(proc.pid, signal.SIGKILL)  # the group can outlive its leader
+    except ProcessLookupError:  # nothing left in the group
+        pass
+    proc.wait()
     strays = stray_processes(workspace)
     for p in strays:
         p.kill()
@@ -80,7 +78,7 @@ def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto",
               limit: int | None = None, port: int = 0, runs_dir: Path, extra_env: dict[str, str] | None = None,
               poll_s: float = 5.0) -> dict:
     from rdagent_autorl.models.resolve import resolve_model
-    from rdagent_autorl.rdloop.session import GraderThread
+    from rdagent_autorl.grading.service import GraderThread
     from rdagent_autorl.run.workspace import agent_env, create_workspace
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import get_task

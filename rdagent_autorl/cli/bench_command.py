@@ -20,6 +20,7 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
     from rdagent_autorl.bench.agents import AgentError
     from rdagent_autorl.bench.harness import run_bench
     from rdagent_autorl.cli.loop_command import visible_gpus
+    from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
     from rdagent_autorl.rdloop.session import SessionError, parse_duration
     from rdagent_autorl.settings import get_settings
@@ -34,7 +35,7 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
             data=data or (SMOKE["data"] if smoke else "auto"), timeout_s=timeout_s, gpus=gpu_list, limit=limit, port=port,
             runs_dir=get_settings().home_dir / "bench",
             extra_env={"AUTORL_SMOKE": "1", "AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG)} if smoke else None)
-    except (AgentError, TaskError, ModelError, SessionError) as exc:
+    except (AgentError, TaskError, ModelError, SessionError, GraderStartError) as exc:
         fail(str(exc))
     m = result["metrics"]
     typer.echo(f"run: {result['run_dir']}\nbaseline: {result['baseline']['score']}  best: {m['best_score']}  "

@@ -40,6 +40,7 @@ def visible_gpus() -> list[str]:
 
 
 def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus, limit, port) -> None:
+    from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import TaskError
@@ -72,7 +73,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
             session_path = None
         typer.echo(f"run folder: {ctx.run_dir}", err=True)
         board = session.execute(ctx, run, session=session_path, port=port)
-    except (TaskError, ModelError, session.SessionError) as exc:
+    except (TaskError, ModelError, session.SessionError, GraderStartError) as exc:
         fail(str(exc))
     except DriverError as exc:
         fail(f"{exc}\nthe run is saved; continue it with: rdagent autorl --resume {ctx.run_dir}", code=1)

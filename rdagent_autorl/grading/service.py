@@ -10,6 +10,10 @@ The OpenAPI schema is at /openapi.json.
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict
 
@@ -56,3 +60,38 @@ def create_app(run: GradingRun) -> FastAPI:
             raise HTTPException(status_code=503, detail=f"the baseline could not be computed: {exc}") from exc
 
     return app
+
+
+class GraderStartError(RuntimeError):
+    pass
+
+
+class GraderThread:
+    """The run's grading service (FastAPI + uvicorn) in a thread of this process, on a free port."""
+
+    def __init__(self, run, host: str, port: int = 0) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.sock.bind((host, port))
+        except OSError as exc:
+            raise GraderStartError(f"cannot start the grader on {host}:{port}: {exc}") from exc
+        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(run), log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "GraderThread":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise GraderStartError("the grading service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -54,39 +52,6 @@ def configure_rdagent(run_dir: Path, scripted: bool) -> None:
     LLM_SETTINGS.prompt_cache_path = str(paths["PROMPT_CACHE_PATH"])
     # The driver: the scripted fake, a backend the user named with BACKEND=..., or LiteLLM with keys masked.
     LLM_SETTINGS.backend = SCRIPTED_BACKEND if scripted else os.environ.get("BACKEND") or REDACTED_BACKEND
-
-
-class GraderThread:
-    """The run's grading service (FastAPI + uvicorn) in a thread of this process, on a free port."""
-
-    def __init__(self, run, host: str, port: int = 0) -> None:
-        import uvicorn
-
-        from rdagent_autorl.grading.service import create_app
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.sock.bind((host, port))
-        except OSError as exc:
-            raise SessionError(f"cannot start the grader on {host}:{port}: {exc}") from exc
-        self.url = f"http://{host}:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(run), log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "GraderThread":
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise SessionError("the grading service did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 def parse_duration(text: str) -> int:
@@ -176,6 +141,7 @@ def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | 
     from rdagent_autorl.bench.harness import RECORD, finish
     from rdagent_autorl.bench.recorder import CodeRecorder
     from rdagent_autorl.grading.evaluate import write_json_atomic
+    from rdagent_autorl.grading.service import GraderThread
 
     # Recorded like any benchmark agent's run (code revisions, record.json), so `report` and the
     # ledger treat the loop's runs and the harness's alike.
