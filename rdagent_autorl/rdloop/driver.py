@@ -24,7 +24,6 @@ from rdagent.oai.llm_utils import APIBackend
 from rdagent_autorl.settings import get_settings
 
 M = TypeVar("M", bound=BaseModel)
-SCRIPTED = "scripted"
 SCRIPTED_BACKEND = "rdagent_autorl.rdloop.scripted_driver.ScriptedDriver"
 REDACTED_BACKEND = "rdagent_autorl.rdloop.driver.RedactedLiteLLMBackend"
 _SECRET_FIELD = re.compile(r"key|token|secret|password", re.IGNORECASE)

@@ -9,7 +9,6 @@ by hand with no environment tricks; the key comments stay where they were.
 from __future__ import annotations
 
 import ast
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,11 +100,3 @@ def render_template(name: str, overrides: dict[str, Any], dest: Path) -> dict[st
         (dest / rel).write_text(text)
     return files
 
-
-def copy_template(name: str, dest: Path) -> Path:
-    """A verbatim copy (plus support files) for running a template as it is."""
-    info = template_info(name)
-    dest.mkdir(parents=True, exist_ok=True)
-    for support in SUPPORT_FILES:
-        shutil.copy2(info.path.parent / support, dest / support)
-    return Path(shutil.copy2(info.path, dest / ENTRY))
