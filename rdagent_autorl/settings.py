@@ -35,6 +35,8 @@ class AutoRLSettings(BaseSettings):
     grader_port: int = Field(default=8765, ge=0, le=65535, description="Port of the grading service.")
 
     gsm8k_path: Path | None = Field(default=None, description="Local copy of openai/gsm8k (folder or files).")
+    alfworld_data: Path | None = Field(default=None, description="ALFWorld data root (alfworld-download layout).")
+    rollout_batch_size: int = Field(default=32, ge=1, description="Games played at once by the hf backend.")
     code_timeout_s: float = Field(default=10.0, gt=0, description="Wall-time limit per HumanEval problem.")
     code_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit per HumanEval problem.")
     code_workers: int = Field(default=4, ge=1, description="Parallel sandboxed executions.")

@@ -51,6 +51,8 @@ class EvalResult(BaseModel):
     samples_path: str
     model_hash: str
     cached: bool = False
+    # Per-group scores for tasks with `group_by` (ALFWorld: per task type): {group: {n, score, ci_low, ci_high}}.
+    breakdown: dict[str, dict[str, float]] = {}
 
 
 def model_key(config: EvalConfig, model: Path) -> str:
@@ -114,6 +116,20 @@ def cached_result(config: EvalConfig, mhash: str) -> EvalResult | None:
     return EvalResult.model_validate({**json.loads(cache.read_text()), "cached": True})
 
 
+def breakdown(task: TaskSpec, samples, correct: list[bool]) -> dict[str, dict[str, float]]:
+    """Score and interval per value of the task's `group_by` meta key (empty when it has none)."""
+    if not task.group_by:
+        return {}
+    groups: dict[str, list[bool]] = {}
+    for sample, ok in zip(samples, correct):
+        groups.setdefault(str(sample.meta.get(task.group_by, "")), []).append(ok)
+    result = {}
+    for name, oks in sorted(groups.items()):
+        low, high = bootstrap_ci(oks)
+        result[name] = {"n": len(oks), "score": round(100 * sum(oks) / len(oks), 2), "ci_low": low, "ci_high": high}
+    return result
+
+
 def evaluate(
     task: TaskSpec,
     model_dir: Path,
@@ -134,9 +150,13 @@ def evaluate(
     options = {"device": device} if config.backend == "hf" else {}
     generator = load_backend(config.backend, model_dir, **options)
     t1 = time.perf_counter()
-    completions = generator.generate([task.prompt(s) for s in samples], config.max_new_tokens, task.stop)
-    t2 = time.perf_counter()
-    scored = task.score(samples, completions)
+    if task.rollout is not None:  # online task: the checkpoint plays the held-out episodes
+        scored = task.rollout(samples, generator)
+        t2 = time.perf_counter()
+    else:
+        completions = generator.generate([task.prompt(s) for s in samples], config.max_new_tokens, task.stop)
+        t2 = time.perf_counter()
+        scored = task.score(samples, completions)
     t3 = time.perf_counter()
 
     cache = _cache_file(config, mhash)
@@ -153,6 +173,7 @@ def evaluate(
         task=task.id, model=str(model_dir), data_source=config.data_source, backend=config.backend,
         score=round(100 * sum(correct) / max(len(correct), 1), 2), n=len(correct), n_correct=sum(correct),
         ci_low=low, ci_high=high, samples_path=str(samples_path), model_hash=mhash,
+        breakdown=breakdown(task, samples, correct),
         timing={"load_s": round(t1 - t0, 3), "generate_s": round(t2 - t1, 3), "score_s": round(t3 - t2, 3),
                 "total_s": round(t3 - t0, 3)},
     )

@@ -10,7 +10,8 @@
       run_meta.json, scores.jsonl, grader.log   written by the grader
 
 DATA_PATH rows: {"id", "prompt" (chat messages or a plain string, exactly as the grader will ask),
-"answer" (the reference), ...task extras such as "test" and "entry_point" for HumanEval}.
+"answer" (the reference), ...task extras such as "test" and "entry_point" for HumanEval}. Online
+tasks add their environment (ALFWorld: data/games and env/, see the task's description.md).
 The held-out split is read by the grader alone and is never written here.
 """
 
@@ -70,6 +71,8 @@ def create_workspace(
         src = task.assets_dir / name
         if src.exists() and name != "description.md":
             (shutil.copytree if src.is_dir() else shutil.copy2)(src, ws / name)
+    if task.prepare_workspace:
+        task.prepare_workspace(ws, source)
     (ws / "instructions.md").write_text(INSTRUCTIONS.format(
         base_model=link, data_path=data_path, code_dir=ws / "code", output_dir=run.output_dir,
         grader_url=grader_url or "$GRADING_SERVER_URL", timeout_s=run.meta.timeout_s))

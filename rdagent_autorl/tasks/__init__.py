@@ -15,7 +15,7 @@ _REGISTRY: dict[str, str | TaskSpec] = {
     "gsm8k-rule": "rdagent_autorl.tasks.gsm8k_rule",
     "humaneval-rule": "rdagent_autorl.tasks.humaneval_rule",
     "alpacaeval-judge": reserved("alpacaeval-judge", 2, "AlpacaEval instruction following, LLM-judge reward"),
-    "alfworld-online": reserved("alfworld-online", 3, "ALFWorld household tasks, online RL with rollouts"),
+    "alfworld-online": "rdagent_autorl.tasks.alfworld_online",
     "webshop-online": reserved("webshop-online", 3, "WebShop product search, online RL with rollouts"),
     "deepsearchqa-online": reserved("deepsearchqa-online", 3, "Deep-search QA with tools, online RL"),
 }

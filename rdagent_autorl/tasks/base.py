@@ -43,6 +43,8 @@ class ScoredSample(BaseModel):
 
 Scorer = Callable[[Sequence[Sample], Sequence[str]], list[ScoredSample]]
 Loader = Callable[[str], list[Sample]]
+# Online tasks: play the held-out samples with a generation backend (the policy) and score each one.
+Rollout = Callable[[Sequence[Sample], Any], list[ScoredSample]]
 
 
 class TaskError(ValueError):
@@ -77,6 +79,10 @@ class TaskSpec:
     load_train: Loader | None = None  # what agents see (copied into the workspace)
     load_eval: Loader | None = None  # held out: only the grader calls this
     scorer: Scorer | None = None
+    rollout: Rollout | None = None  # online tasks: the grader plays episodes instead of one generation
+    group_by: str | None = None  # a Sample.meta key: the grade is also broken down by its values
+    # Extra workspace set-up (e.g. links to environment files): f(workspace, data_source).
+    prepare_workspace: Callable[[Path, str], None] | None = None
     to_prompt: Callable[[Sample], Prompt] | None = None
     stop: tuple[str, ...] = ()
     budget: Budget = field(default_factory=Budget)

@@ -1,0 +1,1 @@
+"""Game environments (ALFWorld) played by agents and the grader."""

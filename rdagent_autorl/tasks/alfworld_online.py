@@ -1,0 +1,143 @@
+"""alfworld-online: household text games on the real ALFWorld engine, closed-loop online RL (Level 3).
+
+A sample is one game. The grader plays each held-out game with the submitted checkpoint (the shared
+protocol of `rdagent_autorl/envs/alfworld_env.py`: chat prompts, one action per turn, at most 50
+steps, every game in flight decoded in one batch) and scores the success rate, with a per-task-type
+breakdown and a 95% interval.
+
+Data sources, in the order `auto` tries them:
+- `official`: the ALFWorld data (`alfworld-download` layout) at AUTORL_ALFWORLD_DATA, $ALFWORLD_DATA
+  or ~/.cache/alfworld: training games from `json_2.1.1/train`, evaluation on `json_2.1.1/valid_unseen`
+  (134 games);
+- `generated`: never chosen by `auto` (its scores are not ALFWorld scores). Seeded games in the
+  official format built by `rdagent_autorl/envs/alfworld_gen.py` with ALFWorld's own tooling, all six
+  task types, rooms close to ALFWorld's in size, disjoint train and evaluation games;
+- `smoke`: the generator's small rooms (3-5 receptacles, short solutions), for CPU smoke runs.
+
+Agents get `data/train.jsonl` (one row per training game: the game file under `data/games/`, its
+task type, goal and the planner's walkthrough), `data/games` (the training games), and
+`env/alfworld_env.py` (the environment interface the grader uses).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from rdagent_autorl.envs.alfworld_env import ACTION_MAX_TOKENS
+from rdagent_autorl.settings import get_settings
+from rdagent_autorl.tasks.base import Budget, DataSource, Sample, ScoredSample, TaskError, TaskSpec
+
+OFFICIAL_SPLITS = {"train": "json_2.1.1/train", "eval": "json_2.1.1/valid_unseen"}
+# Generated sources: (generator level, training games, evaluation games).
+GENERATED = {"generated": ("standard", 600, 134), "smoke": ("smoke", 120, 30)}
+GAMES_LINK = "games"  # data/games -> the training games' folder, in every workspace
+ENV_MODULE = Path(__file__).resolve().parent.parent / "envs" / "alfworld_env.py"
+
+
+def official_root() -> Path:
+    s = get_settings()
+    root = s.alfworld_data or os.environ.get("ALFWORLD_DATA") or "~/.cache/alfworld"
+    return Path(root).expanduser()
+
+
+def _engine_check() -> tuple[bool, str]:
+    import importlib.util
+
+    if importlib.util.find_spec("alfworld") is None or importlib.util.find_spec("textworld") is None:
+        return False, "the ALFWorld engine is not installed: pip install -e '.[alfworld]'"
+    return True, ""
+
+
+def _official_check() -> tuple[bool, str]:
+    ok, why = _engine_check()
+    if not ok:
+        return ok, why
+    root = official_root()
+    missing = [p for p in OFFICIAL_SPLITS.values() if not (root / p).is_dir()]
+    if missing:
+        return False, f"no {', '.join(missing)} under {root} (run alfworld-download, or set AUTORL_ALFWORLD_DATA)"
+    return True, ""
+
+
+@lru_cache(maxsize=8)
+def _games(split: str, source: str):
+    ok, why = _engine_check()
+    if not ok:
+        raise TaskError(why)
+    from rdagent_autorl.envs.alfworld_gen import generated_split, load_games
+
+    if source == "official":
+        games = load_games(official_root() / OFFICIAL_SPLITS[split])
+    else:  # built on first use, then cached
+        level, n_train, n_eval = GENERATED[source]
+        games = generated_split(get_settings().cache_path, split, n=n_train if split == "train" else n_eval, level=level)
+    if not games:
+        raise TaskError(f"no ALFWorld games found for the {split} split of source '{source}'")
+    return tuple(games)
+
+
+def split_root(split: str, source: str) -> Path:
+    """The folder holding a split's games (<root>/<task folder>/<trial folder>/game.tw-pddl)."""
+    return _games(split, source)[0].path.parent.parent
+
+
+def _loader(split: str):
+    def load(source: str) -> list[Sample]:
+        samples = []
+        for game in _games(split, source):
+            rel = game.game_file.relative_to(game.path.parent.parent).as_posix()
+            # Training rows point into the workspace's data/games link; the grader keeps real paths.
+            path = f"{GAMES_LINK}/{rel}" if split == "train" else str(game.game_file)
+            samples.append(Sample(id=rel.rsplit("/", 1)[0], prompt=game.goal, answer="\n".join(game.walkthrough),
+                                  meta={"game": path, "task_type": game.task_type, "walkthrough": list(game.walkthrough)}))
+        return samples
+
+    return load
+
+
+def play_and_score(samples, generator) -> list[ScoredSample]:
+    """The grader's rollout: every held-out game played once, greedily, by the generation backend."""
+    from rdagent_autorl.envs.alfworld_env import ACTION_STOP, play
+
+    def policy(prompts):
+        return generator.generate(prompts, ACTION_MAX_TOKENS, ACTION_STOP)
+
+    batch = get_settings().rollout_batch_size if generator.name == "hf" else len(samples)
+    episodes = play([s.meta["game"] for s in samples], policy, batch_size=batch)
+    return [ScoredSample(id=s.id, prompt=s.prompt, completion="\n".join(e.actions),
+                         extracted=f"{e.steps} steps", correct=e.won,
+                         detail=f"{e.task_type}: {'won' if e.won else 'not won'} after {e.steps} steps")
+            for s, e in zip(samples, episodes)]
+
+
+def prepare_workspace(workspace: Path, source: str) -> None:
+    """data/games -> the training games (read-only, linked not copied: the official set is large) and
+    env/alfworld_env.py, a copy of the interface the grader plays with."""
+    link = workspace / "data" / GAMES_LINK
+    if not link.exists():
+        link.symlink_to(split_root("train", source).resolve(), target_is_directory=True)
+    (workspace / "env").mkdir(exist_ok=True)
+    shutil.copy2(ENV_MODULE, workspace / "env" / ENV_MODULE.name)
+
+
+TASK = TaskSpec(
+    id="alfworld-online",
+    level=3,
+    title="ALFWorld household text games, online RL with environment rollouts (success rate)",
+    default_model="Qwen/Qwen2.5-0.5B-Instruct",
+    sources=(
+        DataSource("official", "ALFWorld json_2.1.1 train / valid_unseen games", _official_check),
+        DataSource("generated", "seeded games in ALFWorld's format, all six task types (offline)", _engine_check, auto=False),
+        DataSource("smoke", "generated games in small rooms, for CPU smoke runs (--smoke)", _engine_check, auto=False),
+    ),
+    load_train=_loader("train"),
+    load_eval=_loader("eval"),
+    rollout=play_and_score,
+    group_by="task_type",
+    prepare_workspace=prepare_workspace,
+    budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
+    exposed_files=("description.md",),
+)
