@@ -15,9 +15,13 @@ from typing import Any
 
 from rdagent_autorl.settings import get_settings
 
-# Which templates fit which task level (Level 1: static rule rewards).
-TEMPLATES_BY_LEVEL: dict[int, tuple[str, ...]] = {1: ("sft", "grpo_rule")}
-SUPPORT_FILES = ("common.py", "rewards.py")  # imported by the templates; copied next to them
+# Which templates fit which task level (Level 1: static rule rewards; Level 3: closed-loop environments,
+# an SFT warm-up on expert trajectories collected in the engine, then GRPO on multi-turn rollouts).
+TEMPLATES_BY_LEVEL: dict[int, tuple[str, ...]] = {1: ("sft", "grpo_rule"), 3: ("sft_trajectories", "grpo_online")}
+# Imported by the templates; copied next to them. The Level 3 templates need only common.py: they play
+# the games through rdagent_autorl.envs.alfworld_env, the grader's own interface (as rewards.py uses the
+# grader's scoring code).
+SUPPORT_FILES = ("common.py", "rewards.py")
 ENTRY = "train.py"  # the name of the rendered script in a code folder
 
 

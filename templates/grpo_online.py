@@ -1,0 +1,205 @@
+"""GRPO (TRL GRPOTrainer) with multi-turn rollouts in the ALFWorld engine: every step plays each game of
+the batch `num_generations` times with the current policy, rewards an episode by task success, and
+pushes up the actions of the episodes that did better than their group.
+
+Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output TASK=alfworld-online \
+               python templates/grpo_online.py
+Environment:   DATA_PATH   JSONL rows {"id", "prompt" (the goal), "game" (the game file, relative to the folder
+                           of DATA_PATH), "task_type", "walkthrough", ...}; one row = one training game
+               BASE_MODEL  folder of the model to start from (read-only); an SFT warm-up checkpoint
+                           (sft_trajectories.py) learns much faster than a model that never won a game
+               OUTPUT_DIR  the checkpoint goes to $OUTPUT_DIR/<version>
+               TASK        task id (unused: the reward is the environment's)
+Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "max_steps": 50}' updates CONFIG below
+               (unknown keys are an error, so a typo cannot be silently ignored).
+               AUTORL_DRY_RUN=1: 2 steps of 2 games x 2 short episodes, then save as usual.
+Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA already merged).
+"""
+
+import copy
+import os
+import sys
+
+import torch
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+from trl.models import unwrap_model_for_generation
+
+from rdagent_autorl.envs.alfworld_env import (
+    ACTION_MAX_TOKENS, ACTION_STOP, HISTORY_TURNS, THINK_PREFIX, chat_tokens, play,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
+from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
+
+# ---- The one block to edit -------------------------------------------------------------------
+CONFIG = {
+    "learning_rate": 1e-6,  # RL drifts fast: full fine-tuning wants ~1e-6, LoRA ~1e-5
+    "max_steps": 200,  # optimizer steps (each one plays a fresh batch of episodes)
+    "num_generations": 8,  # group size: episodes per game, compared with each other
+    "per_device_train_batch_size": 8,  # episodes (not games) per forward pass
+    "gradient_accumulation_steps": 4,  # games per step = batch x accumulation / num_generations
+    "max_turns": None,  # actions per episode; None = HISTORY_TURNS + 1 (11), see MAX_TURNS below
+    "max_completion_length": 3072,  # tokens of an episode after its first prompt; cut after a whole action
+    "temperature": 1.0,  # sampling temperature: groups need diverse episodes to learn from
+    "beta": 0.0,  # KL penalty to the base model; 0 skips loading a reference model
+    "invalid_action_weight": 0.0,  # shaping: minus this x the share of inadmissible actions; 0 = success only
+    "rollout_batch_size": 64,  # episodes decoded together per generate call (transformers generation)
+    "use_vllm": False,  # GPU only: generate actions with vLLM inside this process (much faster)
+    "vllm_gpu_memory_utilization": 0.3,  # share of GPU memory vLLM may take when use_vllm
+    "use_lora": False,  # LoRA trains small adapters (less memory); they are merged before saving
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "gradient_checkpointing": True,  # recompute activations: less memory, ~20% slower
+    "bf16": "auto",  # "auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False
+    "seed": 42,
+    "version": "v1",  # checkpoint folder name under OUTPUT_DIR
+    "max_train_samples": None,  # GAMES: None = every training game; an int keeps a random subset
+    "logging_steps": 5,
+}
+# ------------------------------------------------------------------------------------------------
+
+# AUTORL_CONFIG_JSON overrides; AUTORL_DRY_RUN=1 trains just enough to prove the pipeline works.
+CONFIG = apply_overrides(CONFIG, dry_run=dict(
+    max_steps=2, max_train_samples=4, num_generations=2, per_device_train_batch_size=4,
+    gradient_accumulation_steps=1, max_turns=3, max_completion_length=1024, logging_steps=1, use_vllm=False,
+))
+DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MODEL"], os.environ["OUTPUT_DIR"]
+# The policy's prompt shows the last HISTORY_TURNS turns. Up to HISTORY_TURNS + 1 actions, the prompt of
+# every action is the whole episode so far, so ONE multi-turn sequence holds exactly the context each
+# action was sampled from. Beyond that, later actions would be trained on turns they never saw (and
+# plans longer than the cap cannot be won: raise it knowing that, or train on per-step samples).
+MAX_TURNS = CONFIG["max_turns"] or HISTORY_TURNS + 1
+
+# rollout_func only receives the prompts, so the prompt IS the game to play: its absolute path.
+rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
+data_dir = os.path.dirname(os.path.abspath(DATA_PATH))  # "game" paths are relative to the data folder
+dataset = Dataset.from_list([{"prompt": os.path.join(data_dir, r["game"])} for r in rows])
+tokenizer = load_tokenizer(BASE_MODEL)
+
+
+def encode(chats):
+    """Token ids of each chat prompt, rendered exactly as the grader renders it."""
+    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+
+def first_line(reply: str) -> str:  # the grader stops at ACTION_STOP; so do the policies here
+    return min((reply.split(s)[0] for s in ACTION_STOP), key=len)
+
+
+def hf_policy(trainer):
+    """Sample actions from the model being trained (transformers generate), every episode in flight
+    in one batch; temperature/top-p/top-k come from the trainer's own generation config."""
+    config = copy.deepcopy(trainer.generation_config)  # sized for whole completions; an action is one line
+    config.max_new_tokens, config.stop_strings = ACTION_MAX_TOKENS, list(ACTION_STOP)
+
+    def policy(chats):
+        batch = tokenizer.pad({"input_ids": encode(chats)}, padding_side="left", return_tensors="pt")
+        batch = batch.to(trainer.accelerator.device)
+        # Unwrapped (DDP, ZeRO-3) and with activation checkpointing off, so generate keeps its KV cache.
+        checkpointing = trainer.args.gradient_checkpointing_kwargs
+        unwrapped = unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
+                                                gradient_checkpointing_kwargs=checkpointing)
+        with unwrapped as model, torch.no_grad():
+            out = model.generate(**batch, generation_config=config, tokenizer=tokenizer)
+        replies = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [first_line(r) for r in replies]
+
+    return policy
+
+
+def vllm_policy(trainer):
+    """GPU path, NOT RUN in this repository's tests (no GPU, no vLLM here): sample actions from the
+    trainer's colocated vLLM engine. TRL pushes the current weights into it before calling the rollout."""
+    from vllm import SamplingParams
+
+    params = SamplingParams(temperature=CONFIG["temperature"], max_tokens=ACTION_MAX_TOKENS, stop=list(ACTION_STOP))
+
+    def policy(chats):
+        outputs = trainer.vllm_generation.llm.generate([{"prompt_token_ids": ids} for ids in encode(chats)],
+                                                       sampling_params=params, use_tqdm=False)
+        return [first_line(o.outputs[0].text) for o in outputs]
+
+    return policy
+
+
+def cut(completion_ids, env_mask, limit):
+    """Keep at most `limit` tokens, ending after the last whole action that fits: the sequence still
+    ends with an end-of-turn token (TRL counts a sequence without one as truncated)."""
+    if len(completion_ids) <= limit:
+        return completion_ids, env_mask
+    ends = [i + 1 for i in range(limit) if env_mask[i] and not env_mask[i + 1]]
+    end = ends[-1] if ends else limit
+    return completion_ids[:end], env_mask[:end]
+
+
+def rollout(prompts, trainer):
+    """TRL's rollout_func. `prompts` is this process's share of the generation batch: each game path
+    already repeated num_generations times in a row (the trainer's RepeatSampler), so one episode per
+    entry, in order. Each episode becomes ONE sequence: prompt_ids = the first prompt; completion_ids =
+    the actions (env_mask 1) and the environment's turns between them (env_mask 0, no loss)."""
+    policy = vllm_policy(trainer) if CONFIG["use_vllm"] else hf_policy(trainer)
+    episodes = play(prompts, policy, max_steps=MAX_TURNS, batch_size=CONFIG["rollout_batch_size"])
+    out = {"prompt_ids": [], "completion_ids": [], "env_mask": [], "won": [], "invalid_share": []}
+    for episode in episodes:
+        # Actions are re-tokenized from the episode's text (the parsed action the next prompts show), so
+        # the sequence is what the policy saw; sampling logprobs would not line up with it: none returned.
+        prompt_ids, completion_ids, env_mask = chat_tokens(tokenizer, episode.conversation())
+        completion_ids, env_mask = cut(completion_ids, env_mask, CONFIG["max_completion_length"])
+        taken = episode.turns[:-1]  # every turn but the last was acted on
+        invalid = [t.action not in t.admissible and not t.action.startswith(THINK_PREFIX) for t in taken]
+        out["prompt_ids"].append(prompt_ids)
+        out["completion_ids"].append(completion_ids)
+        out["env_mask"].append(env_mask)
+        out["won"].append(episode.won)
+        out["invalid_share"].append(sum(invalid) / max(1, len(invalid)))
+    n, won = len(episodes), sum(out["won"])
+    print(f"ROLLOUT step={trainer.state.global_step} games={len(set(prompts))} episodes={n} won={won} "
+          f"success={won / n:.3f} mean_actions={sum(e.steps for e in episodes) / n:.1f} "
+          f"invalid_share={sum(out['invalid_share']) / n:.3f}", flush=True)
+    # logprobs=None: TRL only reads sampling logprobs for vLLM importance sampling (turned off below).
+    return {**out, "logprobs": None}
+
+
+# Rewards in TRL's signature; `won` and `invalid_share` are the rollout's extra fields, one per episode.
+def success_reward(prompts, completions, won, **kwargs):
+    return [1.0 if w else 0.0 for w in won]
+
+
+def invalid_action_penalty(prompts, completions, invalid_share, **kwargs):
+    return [-share for share in invalid_share]
+
+
+peft_config = lora_config(CONFIG, dropout=0.0)  # LoRA adapters are merged before saving
+vllm_args = {}
+if CONFIG["use_vllm"]:  # colocate: vLLM shares this process and GPU, no separate server to start
+    vllm_args = dict(use_vllm=True, vllm_mode="colocate",
+                     vllm_gpu_memory_utilization=CONFIG["vllm_gpu_memory_utilization"],
+                     vllm_importance_sampling_correction=False)  # it needs sampling logprobs; the rollout has none
+args = GRPOConfig(
+    output_dir=os.path.join(OUTPUT_DIR, f".{CONFIG['version']}-trainer"),  # trainer state, not a checkpoint
+    learning_rate=CONFIG["learning_rate"],
+    max_steps=CONFIG["max_steps"],
+    num_generations=CONFIG["num_generations"],
+    per_device_train_batch_size=CONFIG["per_device_train_batch_size"],
+    gradient_accumulation_steps=CONFIG["gradient_accumulation_steps"],
+    max_completion_length=CONFIG["max_completion_length"],
+    temperature=CONFIG["temperature"],
+    beta=CONFIG["beta"],
+    reward_weights=[1.0, CONFIG["invalid_action_weight"]],
+    activation_checkpointing=CONFIG["gradient_checkpointing"],  # the new name of gradient_checkpointing
+    bf16=CONFIG["bf16"],
+    seed=CONFIG["seed"],
+    logging_steps=CONFIG["logging_steps"],
+    save_strategy="no",  # one final save below; intermediate checkpoints only cost disk and time
+    report_to="none",
+    disable_tqdm=True,  # plain `{'loss': ..., 'reward': ...}` lines on stdout, readable in a captured log
+    **vllm_args,
+)
+trainer = GRPOTrainer(model=BASE_MODEL, reward_funcs=[success_reward, invalid_action_penalty], args=args,
+                      train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
+                      rollout_func=rollout)
+trainer.train()
+
+save_checkpoint(trainer, tokenizer, BASE_MODEL, OUTPUT_DIR, CONFIG)

@@ -1,0 +1,123 @@
+"""Supervised fine-tuning (TRL SFTTrainer) on expert trajectories collected in the ALFWorld engine: every
+training game's planner walkthrough is replayed by the real environment, and each decision becomes one
+training row whose prompt is exactly what the grader asks at that step.
+
+Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output TASK=alfworld-online \
+               python templates/sft_trajectories.py
+Environment:   DATA_PATH   JSONL rows {"id", "prompt" (the goal), "answer", "game" (the game file, relative to
+                           the folder of DATA_PATH), "task_type", "walkthrough" (the planner's actions)}
+               BASE_MODEL  folder of the model to start from (read-only)
+               OUTPUT_DIR  the checkpoint goes to $OUTPUT_DIR/<version>
+               TASK        task id (unused: the trajectories come from the games themselves)
+Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "learning_rate": 1e-4}' updates CONFIG below
+               (unknown keys are an error, so a typo cannot be silently ignored).
+               AUTORL_DRY_RUN=1: 3 games, 2 optimizer steps, then save as usual (a smoke test).
+Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA already merged).
+"""
+
+import multiprocessing
+import os
+import sys
+
+from datasets import Dataset
+from trl import SFTConfig, SFTTrainer
+
+from rdagent_autorl.envs.alfworld_env import AlfworldEnv, expert_episode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
+from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
+
+# ---- The one block to edit -------------------------------------------------------------------
+CONFIG = {
+    "learning_rate": 1e-5,  # full fine-tuning of a ~0.5-1.5B model; use ~1e-4 with LoRA
+    "num_train_epochs": 2,
+    "max_steps": -1,  # > 0 overrides num_train_epochs
+    "per_device_train_batch_size": 8,  # decisions (prompt -> one action) per forward pass
+    "gradient_accumulation_steps": 2,  # effective batch = batch size x accumulation
+    "max_length": 2048,  # tokens of prompt + action; a prompt holds up to 10 past turns (~1.5k tokens)
+    "use_lora": False,  # LoRA trains small adapters (less memory); they are merged before saving
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "gradient_checkpointing": True,  # recompute activations: less memory, ~20% slower
+    "bf16": "auto",  # "auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False
+    "seed": 42,
+    "version": "v1",  # checkpoint folder name under OUTPUT_DIR
+    "max_train_samples": None,  # GAMES, not decisions: None = every training game; an int = a random subset
+    "warmup_ratio": 0.03,  # fraction of the steps spent ramping the learning rate up from 0
+    "logging_steps": 10,
+    "collect_workers": 4,  # processes replaying walkthroughs (each game load runs the PDDL translator: ~0.3-1 s)
+}
+# ------------------------------------------------------------------------------------------------
+
+# AUTORL_CONFIG_JSON overrides; AUTORL_DRY_RUN=1 trains just enough to prove the pipeline works.
+CONFIG = apply_overrides(CONFIG, dry_run=dict(
+    max_steps=2, max_train_samples=3, per_device_train_batch_size=2,
+    gradient_accumulation_steps=1, max_length=1024, warmup_ratio=0.0, logging_steps=1,
+))
+DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MODEL"], os.environ["OUTPUT_DIR"]
+
+# ---- Trajectory collection ---------------------------------------------------------------------
+_env = None  # one engine per worker process, reused across its games
+
+
+def replay(job):
+    """Play one game's walkthrough in the engine. The observations and admissible actions come from
+    the engine, not from the data file, so each row's prompt is what the policy will really see."""
+    global _env
+    game_file, walkthrough = job
+    _env = _env or AlfworldEnv()
+    episode = expert_episode(_env, game_file, walkthrough)
+    return episode.won, episode.steps, episode.step_samples()
+
+
+rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
+data_dir = os.path.dirname(os.path.abspath(DATA_PATH))  # "game" paths are relative to the data folder
+jobs = [(os.path.join(data_dir, r["game"]), r["walkthrough"]) for r in rows]
+workers = max(1, min(CONFIG["collect_workers"], len(jobs)))
+if workers > 1:  # fork: the workers inherit this script's state; a spawned child would rerun the script
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.map(replay, jobs, chunksize=4)
+else:
+    results = [replay(job) for job in jobs]
+
+samples, won = [], 0
+for row, (episode_won, steps, step_samples) in zip(rows, results):
+    if not episode_won:  # a plan that does not win in this engine would teach wrong moves
+        print(f"SKIPPED {row['id']}: its walkthrough did not win ({steps} steps)", flush=True)
+        continue
+    won += 1
+    samples += step_samples
+print(f"TRAJECTORIES games={len(rows)} won={won} steps={len(samples)}", flush=True)
+if not samples:
+    raise SystemExit("no winning trajectory to train on")
+
+# Conversational prompt-completion rows: the loss is on the action only (and its end-of-turn token).
+dataset = Dataset.from_list(samples)
+
+tokenizer = load_tokenizer(BASE_MODEL)
+peft_config = lora_config(CONFIG, dropout=0.05)  # LoRA adapters are merged before saving
+
+args = SFTConfig(
+    output_dir=os.path.join(OUTPUT_DIR, f".{CONFIG['version']}-trainer"),  # trainer state, not a checkpoint
+    learning_rate=CONFIG["learning_rate"],
+    num_train_epochs=CONFIG["num_train_epochs"],
+    max_steps=CONFIG["max_steps"],
+    per_device_train_batch_size=CONFIG["per_device_train_batch_size"],
+    gradient_accumulation_steps=CONFIG["gradient_accumulation_steps"],
+    max_length=CONFIG["max_length"],  # longer rows are cut at the end; TRL drops rows left without an action
+    completion_only_loss=True,  # learn to act, not to reproduce the observations
+    activation_checkpointing=CONFIG["gradient_checkpointing"],  # the new name of gradient_checkpointing
+    bf16=CONFIG["bf16"],
+    seed=CONFIG["seed"],
+    logging_steps=CONFIG["logging_steps"],
+    lr_scheduler_type="cosine",
+    warmup_steps=CONFIG["warmup_ratio"],  # transformers reads a float < 1 as a fraction of all steps
+    save_strategy="no",  # one final save below; intermediate checkpoints only cost disk and time
+    report_to="none",
+    disable_tqdm=True,  # plain `{'loss': ...}` lines on stdout, readable in a captured log
+)
+trainer = SFTTrainer(model=BASE_MODEL, args=args, train_dataset=dataset, processing_class=tokenizer,
+                     peft_config=peft_config)
+trainer.train()
+
+save_checkpoint(trainer, tokenizer, BASE_MODEL, OUTPUT_DIR, CONFIG)

@@ -1,0 +1,203 @@
+"""The Level 3 templates (templates/sft_trajectories.py, templates/grpo_online.py) and the protocol they
+train on: expert trajectories collected in the real ALFWorld engine, and the token view of a multi-turn
+episode (`alfworld_env.chat_tokens`) that GRPO's rollout hands to TRL.
+
+Games are generated smoke games (rdagent_autorl/envs/alfworld_gen.py), laid out as a workspace sees
+them: data/train.jsonl whose "game" paths are relative to data/, through a data/games link. The
+templates run as subprocesses on the tiny model, CPU-only, in AUTORL_DRY_RUN mode, like test_templates.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from test_templates import assert_full_checkpoint, run_template, saved_path
+
+from rdagent_autorl.envs.alfworld_env import (
+    ACTION_MAX_TOKENS, HISTORY_TURNS, AlfworldEnv, chat_tokens, expert_episode, play,
+)
+
+N_GAMES = 6  # one per task type (the generator goes round-robin)
+
+
+@pytest.fixture(scope="module")
+def games(tmp_path_factory) -> dict:
+    from rdagent_autorl.envs.alfworld_gen import generate_games
+
+    root = tmp_path_factory.mktemp("alfworld-games")
+    infos = generate_games(root, N_GAMES, seed=11)
+    data = tmp_path_factory.mktemp("data")
+    (data / "games").symlink_to(root, target_is_directory=True)
+    rows = []
+    for g in infos:  # the rows of rdagent_autorl/tasks/alfworld_online.py's training split
+        rel = g.game_file.relative_to(root).as_posix()
+        rows.append({"id": rel.rsplit("/", 1)[0], "prompt": g.goal, "answer": "\n".join(g.walkthrough),
+                     "game": f"games/{rel}", "task_type": g.task_type, "walkthrough": list(g.walkthrough)})
+    return {"data_dir": data, "rows": rows, "train": _write_rows(data / "train.jsonl", rows)}
+
+
+def _write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def episodes(games) -> list:
+    env = AlfworldEnv()
+    return [expert_episode(env, games["data_dir"] / r["game"], r["walkthrough"]) for r in games["rows"]]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def _render(tokenizer, messages, generation_prompt=False) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def _ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# ---- trajectory collection -----------------------------------------------------------------------
+
+
+def test_expert_trajectories_win_and_are_well_formed(games, episodes):
+    assert len({r["task_type"] for r in games["rows"]}) == N_GAMES
+    for row, episode in zip(games["rows"], episodes):
+        assert episode.won and episode.done, row["id"]
+        assert episode.steps == len(row["walkthrough"]) <= HISTORY_TURNS + 1
+        samples = episode.step_samples()
+        assert [s["completion"] for s in samples] == [[{"role": "assistant", "content": a}] for a in row["walkthrough"]]
+        for i, sample in enumerate(samples):
+            prompt = sample["prompt"]
+            assert [m["role"] for m in prompt] == ["system"] + ["user", "assistant"] * i + ["user"]
+            assert row["prompt"] in prompt[0]["content"]  # the goal is in the system message
+            last_line = prompt[-1]["content"].splitlines()[-1]
+            assert last_line.startswith("Admissible actions: ")
+            admissible = last_line.removeprefix("Admissible actions: ").split(" | ")
+            assert sample["completion"][0]["content"] in admissible
+            assert prompt == episode.prompt(i)
+        conversation = episode.conversation()
+        assert [m["role"] for m in conversation] == ["system"] + ["user", "assistant"] * episode.steps + ["user"]
+        # Short episodes: every step's prompt is a prefix of the whole conversation (what grpo_online trains on).
+        for i, sample in enumerate(samples):
+            assert conversation[: 2 * i + 2] == sample["prompt"]
+
+
+def test_a_broken_walkthrough_does_not_win(games):
+    row = games["rows"][0]
+    episode = expert_episode(AlfworldEnv(), games["data_dir"] / row["game"], row["walkthrough"][:-1])
+    assert not episode.won and episode.steps == len(row["walkthrough"]) - 1
+
+
+# ---- the token view of an episode ----------------------------------------------------------------
+
+
+def _check_tokens(tokenizer, episode):
+    conversation = episode.conversation()
+    actions = [m["content"] for m in conversation if m["role"] == "assistant"]
+    prompt_ids, completion_ids, mask = chat_tokens(tokenizer, conversation)
+    sequence = prompt_ids + completion_ids
+    # Text: the chat template's rendering of the episode, up to the last action's end-of-turn token.
+    assert tokenizer.decode(sequence) + "\n" == _render(tokenizer, conversation[:-1])
+    assert sequence == _ids(tokenizer, _render(tokenizer, conversation))[: len(sequence)]
+    # Tokens: each step's prompt, exactly as the policy (and the grader) tokenized it, is a prefix.
+    assert prompt_ids == _ids(tokenizer, _render(tokenizer, episode.prompt(0), True))
+    for i in range(episode.steps):
+        seen = _ids(tokenizer, _render(tokenizer, episode.prompt(i), True))
+        assert sequence[: len(seen)] == seen, f"step {i}"
+    # Mask: 1 exactly on each action's tokens and its end-of-turn token, 0 on everything else.
+    assert len(mask) == len(completion_ids) and set(mask) == {0, 1}
+    runs = [m.group() for m in re.finditer("1+", "".join(map(str, mask)))]
+    starts = [m.start() for m in re.finditer("1+", "".join(map(str, mask)))]
+    end_of_turn = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert len(runs) == len(actions)
+    for start, run, action in zip(starts, runs, actions):
+        assert completion_ids[start : start + len(run)] == _ids(tokenizer, action) + [end_of_turn]
+    assert mask[-1] == 1 and completion_ids[-1] == end_of_turn  # ends like a finished generation
+    return prompt_ids, completion_ids, mask
+
+
+def test_chat_tokens_of_expert_episodes(tokenizer, episodes):
+    for episode in episodes:
+        _check_tokens(tokenizer, episode)
+
+
+def test_chat_tokens_of_a_played_episode(tokenizer, games):
+    """A policy's raw replies (a thought, prefixes, capitals, a period, an inadmissible action, extra
+    lines): the sequence holds the actions as parsed, which is what the next prompts showed."""
+    row = games["rows"][0]
+    first, *rest = row["walkthrough"]
+    replies = iter(["think: the target is somewhere here", f"> {first.capitalize()}.", "dance wildly\nand more",
+                    *rest])
+    [episode] = play([games["data_dir"] / row["game"]], lambda prompts: [next(replies) for _ in prompts])
+    assert episode.won
+    actions = episode.actions
+    assert actions == ["think: the target is somewhere here", first, "dance wildly", *rest]
+    _, completion_ids, mask = _check_tokens(tokenizer, episode)
+    assert sum(mask) == sum(len(_ids(tokenizer, a)) + 1 for a in actions)
+
+
+def test_chat_tokens_need_an_assistant_turn(tokenizer, episodes):
+    with pytest.raises(ValueError):
+        chat_tokens(tokenizer, episodes[0].prompt(0))
+
+
+# ---- the templates -------------------------------------------------------------------------------
+
+
+def test_level3_templates_are_registered_and_render(tmp_path):
+    from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, render_template, template_info
+
+    assert TEMPLATES_BY_LEVEL[3] == ("sft_trajectories", "grpo_online")
+    assert template_info("grpo_online").config["max_turns"] is None
+    files = render_template("grpo_online", {"max_turns": 5, "invalid_action_weight": 0.1}, tmp_path)
+    assert (tmp_path / "common.py").is_file()
+    config = next(n.value for n in ast.parse(files["train.py"]).body
+                  if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CONFIG")
+    config = ast.literal_eval(config)
+    assert config["max_turns"] == 5 and config["invalid_action_weight"] == 0.1
+    assert render_template("sft_trajectories", {"collect_workers": 1}, tmp_path / "sft")["train.py"]
+
+
+def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
+    """Three games, one with a walkthrough that stops short of the goal: it is reported and skipped."""
+    good, broken = games["rows"][1:3], {**games["rows"][0], "id": "broken"}
+    broken["walkthrough"] = broken["walkthrough"][:-1]
+    data = _write_rows(games["data_dir"] / "sft.jsonl", [broken, *good])
+    proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=tmp_path / "output",
+                        task="alfworld-online")
+    assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
+    steps = sum(len(r["walkthrough"]) for r in good)
+    assert f"TRAJECTORIES games=3 won=2 steps={steps}" in proc.stdout
+    assert "'loss'" in proc.stdout
+    path = saved_path(proc)
+    assert path == tmp_path / "output" / "v1"
+    assert_full_checkpoint(path, tiny_model)
+
+
+def test_grpo_online_dry_run(games, tiny_model, tmp_path):
+    """2 steps x (2 games x 2 episodes of at most 3 actions), played in the engine by the tiny model.
+    It never wins, so every advantage is 0 and the weights stay put; the loop and the save must work."""
+    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
+                        task="alfworld-online")
+    rollouts = re.findall(r"^ROLLOUT step=(\d+) games=(\d+) episodes=(\d+) won=(\d+) success=([\d.]+) "
+                          r"mean_actions=([\d.]+)", proc.stdout, re.M)
+    assert [r[:4] for r in rollouts] == [("0", "2", "4", "0"), ("1", "2", "4", "0")]
+    assert all(float(r[4]) == 0.0 and float(r[5]) == 3.0 for r in rollouts)  # max_turns=3 in the dry run
+    logs = [ast.literal_eval(line) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
+    assert len(logs) == 2
+    for log in logs:
+        assert float(log["rewards/success_reward/mean"]) == 0.0
+        # TRL counts only env_mask=1 tokens: 3 actions of at most ACTION_MAX_TOKENS tokens + end-of-turn.
+        # Without the mask, the observations between actions (hundreds of tokens) would count too.
+        assert 3 <= float(log["completions/max_length"]) <= 3 * (ACTION_MAX_TOKENS + 1)
+    assert_full_checkpoint(saved_path(proc), tiny_model, trained=False)
