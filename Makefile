@@ -33,6 +33,7 @@ test-slow: install
 bench: install
 	$(OFFLINE) $(PY) benchmarks/cli_startup.py
 	$(OFFLINE) $(PY) benchmarks/grading_throughput.py
+	$(OFFLINE) $(PY) benchmarks/alfworld_rollout.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

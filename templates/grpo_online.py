@@ -75,6 +75,11 @@ MAX_TURNS = CONFIG["max_turns"] or HISTORY_TURNS + 1
 rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
 data_dir = os.path.dirname(os.path.abspath(DATA_PATH))  # "game" paths are relative to the data folder
 dataset = Dataset.from_list([{"prompt": os.path.join(data_dir, r["game"])} for r in rows])
+# TRL silently trains nothing when one step needs more games than the dataset holds: say so instead.
+games_per_step = CONFIG["per_device_train_batch_size"] * CONFIG["gradient_accumulation_steps"] // CONFIG["num_generations"]
+if len(rows) < games_per_step:
+    raise SystemExit(f"{len(rows)} training games, but one step plays {games_per_step} (per_device_train_batch_size x "
+                     "gradient_accumulation_steps / num_generations): use more games or a smaller batch")
 tokenizer = load_tokenizer(BASE_MODEL)
 
 

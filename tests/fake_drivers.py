@@ -17,6 +17,17 @@ FAST_PLAN = [
     {"hypothesis": "More SFT from the best checkpoint.", "method": "SFT (continued)", "template": "sft",
      "init_from": "best", "config": FAST_SFT, "rationale": "loss still falling", "expected_gain": "+1"},
 ]
+# Level 3 (alfworld-online): a few games and steps each.
+FAST_ONLINE_PLAN = [
+    {"hypothesis": "SFT on expert trajectories teaches admissible actions.", "method": "SFT warm-up",
+     "template": "sft_trajectories", "init_from": "base", "rationale": "imitation first", "expected_gain": "+1",
+     "config": {"max_train_samples": 12, "max_steps": 4, "per_device_train_batch_size": 8, "learning_rate": 1e-3,
+                "gradient_checkpointing": False, "logging_steps": 1, "collect_workers": 2}},
+    {"hypothesis": "Online GRPO from the best checkpoint.", "method": "online GRPO", "template": "grpo_online",
+     "init_from": "best", "rationale": "RL after SFT", "expected_gain": "+1",
+     "config": {"max_train_samples": 4, "max_steps": 1, "num_generations": 2, "per_device_train_batch_size": 8,
+                "gradient_accumulation_steps": 1, "max_turns": 4, "gradient_checkpointing": False, "logging_steps": 1}},
+]
 calls: list[tuple[str, str]] = []  # (step, user prompt) of every call, for assertions
 
 
@@ -33,6 +44,12 @@ class FastPlanDriver(ScriptedDriver):
     def answer(self, system: str, user: str) -> str:
         calls.append((step_of(system), user))
         return super().answer(system, user)
+
+
+class FastOnlinePlanDriver(FastPlanDriver):
+    """FAKE: the scripted driver with a level-3 plan sized for tests."""
+
+    PLAN = FAST_ONLINE_PLAN
 
 
 BROKEN_LINE = "this line is not python\n"

@@ -151,3 +151,25 @@ def test_grading_a_checkpoint_plays_every_held_out_game(tiny_model):
     assert sum(v["n"] for v in result.breakdown.values()) == 6
     lines = Path(result.samples_path).read_text().splitlines()
     assert len(lines) == 6 and all("not won after 50 steps" in json.loads(x)["detail"] for x in lines)
+
+
+@pytest.mark.timeout(900)
+def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
+    """The harness's `example` agent on alfworld-online: SFT on the expert trajectories, then GRPO with
+    environment rollouts from the SFT checkpoint; both checkpoints are submitted and graded."""
+    from rdagent_autorl.bench.harness import run_bench
+    from rdagent_autorl.cli.bench_command import EXAMPLE_SMOKE_CONFIG
+
+    result = run_bench("alfworld-online", "example", model="tiny", data="smoke", timeout_s=900, gpus=[], limit=6,
+                       runs_dir=_isolated_env / "bench", extra_env={"AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG)},
+                       poll_s=0.5)
+    run_dir, ws = Path(result["run_dir"]), Path(result["workspace"])
+    assert result["agent_exit"] == 0, (run_dir / "agent.log").read_text()[-3000:]
+    subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
+    assert [Path(s["model_path"]).name for s in subs] == ["sft", "grpo"]
+    assert all(s["n"] == 6 and 0 <= s["score"] <= 100 and s.get("breakdown") for s in subs)
+    sft_log, grpo_log = (ws / "sft.log").read_text(), (ws / "grpo.log").read_text()
+    assert "TRAJECTORIES games=24 won=24" in sft_log
+    assert "ROLLOUT step=0 games=" in grpo_log and str(ws / "output" / "sft") in grpo_log  # GRPO started from SFT
+    assert (ws / "code" / "sft_trajectories.py").exists() and (ws / "code" / "grpo_online.py").exists()
+    assert (run_dir / "reports" / "report.md").exists()

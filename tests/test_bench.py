@@ -45,15 +45,15 @@ def test_example_agent_end_to_end(example_run):
     run_dir = Path(result["run_dir"])
     assert result["agent_exit"] == 0 and not result["killed_at_deadline"], (run_dir / "agent.log").read_text()[-2000:]
     ws = Path(result["workspace"])
-    for name in ("description.md", "instructions.md", "data/train.jsonl", "base_model", "code/train.py", "run_meta.json"):
+    for name in ("description.md", "instructions.md", "data/train.jsonl", "base_model", "code/grpo_rule.py", "run_meta.json"):
         assert (ws / name).exists(), name
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert len(subs) == 1 and subs[0]["status"] == "scored" and subs[0]["model_path"] == "output/v1"
     revisions = [json.loads(line) for line in (run_dir / "snapshots" / "revisions.jsonl").read_text().splitlines()]
     assert revisions[0]["reason"] == "start" and revisions[-1]["reason"] == "final"
     at_submission = next(r for r in revisions if r["submission_id"] == subs[0]["id"])
-    assert subs[0]["code_revision"] == at_submission["id"] and "train.py" in at_submission["files"]
-    train_py = (run_dir / "snapshots" / "objects" / at_submission["files"]["train.py"]).read_text()
+    assert subs[0]["code_revision"] == at_submission["id"] and "grpo_rule.py" in at_submission["files"]
+    train_py = (run_dir / "snapshots" / "objects" / at_submission["files"]["grpo_rule.py"]).read_text()
     assert "GRPOTrainer" in train_py
     metrics = json.loads((run_dir / "reports" / "metrics.json").read_text())
     assert metrics["n_submissions"] == 1 and metrics["training_routes"] == ["GRPO"]

@@ -30,10 +30,11 @@ def driver(name: str):
             os.environ["BACKEND"] = saved
 
 
-def start(home: Path, *, loop_n: int, name: str, limit: int = 16, timeout_s: int = 1200):
+def start(home: Path, *, loop_n: int, name: str, limit: int = 16, timeout_s: int = 1200, task: str = "gsm8k-rule",
+          data: str = "synthetic"):
     from rdagent_autorl.rdloop import session
 
-    return session.new_run("gsm8k-rule", "tiny", data="synthetic", gpus=[], loop_n=loop_n, timeout_s=timeout_s,
+    return session.new_run(task, "tiny", data=data, gpus=[], loop_n=loop_n, timeout_s=timeout_s,
                            smoke=True, driver=f"backend fake_drivers.{name}", limit=limit, runs_dir=home / "runs")
 
 
@@ -191,3 +192,22 @@ def test_rdagent_trace_viewer_shows_every_loop(finished_run, monkeypatch):
         assert f"SAVED {ctx.workspace}/output/loop_{row['loop']:02d}" in code  # the run's output
         assert f'"model_path": "output/loop_{row["loop"]:02d}"' in json_bodies and f'"score": {row["score"]}' in json_bodies
         assert row["feedback"].split(".")[0] in code  # "score X vs best so far Y (baseline Z): ..."
+
+
+def test_loop_on_alfworld_uses_the_online_templates(_isolated_env, tiny_model):
+    """Level 3: the loop proposes, renders, dry-runs, trains and submits SFT-on-trajectories and then
+    online GRPO from that checkpoint, on generated ALFWorld games with the real engine."""
+    from rdagent_autorl.rdloop import session
+
+    with driver("FastOnlinePlanDriver"):
+        ctx, run = start(_isolated_env, loop_n=2, name="FastOnlinePlanDriver", limit=4, task="alfworld-online",
+                         data="smoke")
+        board = session.execute(ctx, run)
+    assert [r["template"] for r in board["loops"]] == ["sft_trajectories", "grpo_online"]
+    for row in board["loops"]:
+        assert row["training"].startswith("training ok"), row
+        assert row["score"] is not None
+    code = ctx.run_dir / "workspace" / "code"
+    assert "rollout_func" in (code / "loop_01" / "train.py").read_text()
+    logs = "".join(p.read_text() for p in (ctx.run_dir / "logs").glob("*train.log"))
+    assert "TRAJECTORIES games=12 won=12" in logs and "ROLLOUT step=0" in logs

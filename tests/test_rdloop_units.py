@@ -47,6 +47,19 @@ def test_scripted_smoke_plan_is_valid_for_the_level_1_templates():
         scripted_answer("hello", "", SMOKE_PLAN)
 
 
+def test_scripted_driver_follows_the_plan_of_the_task_level():
+    from rdagent_autorl.rdloop.experiment import TrainingProposal
+    from rdagent_autorl.rdloop.scripted_driver import ONLINE_SMOKE_PLAN, SMOKE_PLAN, plan_for
+    from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, check_overrides, template_info
+
+    for entry in ONLINE_SMOKE_PLAN:
+        proposal = TrainingProposal(**entry)
+        assert proposal.template in TEMPLATES_BY_LEVEL[3]
+        assert check_overrides(template_info(proposal.template), proposal.config) is None
+    assert plan_for("# Step: proposal\n... the task `alfworld-online` (level 3: ALFWorld ...)") is ONLINE_SMOKE_PLAN
+    assert plan_for("# Step: proposal\n... the task `gsm8k-rule` (level 1: GSM8K ...)") is SMOKE_PLAN
+
+
 def test_static_checks_find_syntax_import_and_contract_problems(tmp_path):
     from rdagent_autorl.rdloop.coder import static_problems
     from rdagent_autorl.rdloop.experiment import TrainingProposal, TrainingTask, TrainingWorkspace
@@ -63,6 +76,10 @@ def test_static_checks_find_syntax_import_and_contract_problems(tmp_path):
     assert any("cannot import 'not_a_module_anywhere'" in p for p in problems)
     assert not any("helper" in p for p in problems)  # a file beside the script is importable
     assert any("never reads $OUTPUT_DIR" in p for p in problems)
+    # An import inside a function is an optional path (vLLM on a GPU machine): not required here.
+    ws.inject_files(**{"train.py": "import os\ndef gpu():\n    import not_a_module_anywhere\n"
+                                   "print(os.environ['DATA_PATH'], os.environ['OUTPUT_DIR'])\n"})
+    assert static_problems(ws) == []
     ws.inject_files(**{"train.py": ws.DEL_KEY})
     assert "train.py is missing" in static_problems(ws)[0]
 

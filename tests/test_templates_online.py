@@ -201,3 +201,13 @@ def test_grpo_online_dry_run(games, tiny_model, tmp_path):
         # Without the mask, the observations between actions (hundreds of tokens) would count too.
         assert 3 <= float(log["completions/max_length"]) <= 3 * (ACTION_MAX_TOKENS + 1)
     assert_full_checkpoint(saved_path(proc), tiny_model, trained=False)
+
+
+def test_grpo_online_refuses_a_step_larger_than_the_games(games, tiny_model, tmp_path):
+    """TRL would silently train nothing (and the script would save the base model as if trained)."""
+    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
+                        task="alfworld-online", dry_run=False, expect_ok=False,
+                        config={"max_steps": 1, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 4,
+                                "num_generations": 2})
+    assert proc.returncode != 0 and "6 training games, but one step plays 16" in proc.stderr
+    assert not (tmp_path / "output" / "v1").exists()

@@ -9,11 +9,20 @@ import typer
 
 from rdagent_autorl.cli.app import fail
 
-# CPU smoke defaults, as for the loop's --smoke; AUTORL_EXAMPLE_CONFIG makes the example agent's GRPO short.
-SMOKE = {"model": "tiny", "data": "smoke", "timeout": "10m"}
-EXAMPLE_SMOKE_CONFIG = {"max_steps": 4, "max_train_samples": 16, "num_generations": 4, "per_device_train_batch_size": 8,
-                        "gradient_accumulation_steps": 1, "max_completion_length": 32, "gradient_checkpointing": False,
-                        "logging_steps": 1}
+# CPU smoke defaults, as for the loop's --smoke; AUTORL_EXAMPLE_CONFIG makes the example agent's runs short
+# ({template: CONFIG overrides}).
+SMOKE = {"model": "tiny", "data": "smoke"}  # budget: the task's smoke_time_s
+EXAMPLE_SMOKE_CONFIG = {
+    "grpo_rule": {"max_steps": 4, "max_train_samples": 16, "num_generations": 4, "per_device_train_batch_size": 8,
+                  "gradient_accumulation_steps": 1, "max_completion_length": 32, "gradient_checkpointing": False,
+                  "logging_steps": 1},
+    "sft_trajectories": {"max_train_samples": 24, "learning_rate": 3e-3, "num_train_epochs": 2,
+                         "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1,
+                         "gradient_checkpointing": False, "logging_steps": 5, "collect_workers": 2},
+    "grpo_online": {"max_train_samples": 8, "learning_rate": 2e-4, "max_steps": 2, "num_generations": 4,
+                    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
+                    "gradient_checkpointing": False, "logging_steps": 1},
+}
 
 
 def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit) -> None:
@@ -28,7 +37,7 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
 
     try:
         spec = get_task(task)
-        timeout_s = parse_duration(timeout or (SMOKE["timeout"] if smoke else str(spec.budget.time_s)))
+        timeout_s = parse_duration(timeout or (str(spec.budget.smoke_time_s) if smoke else str(spec.budget.time_s)))
         gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else ([] if smoke else visible_gpus())
         result = run_bench(
             task, agent, model=model or (SMOKE["model"] if smoke else spec.default_model),

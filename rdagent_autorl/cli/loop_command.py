@@ -11,7 +11,7 @@ import typer
 
 from rdagent_autorl.cli.app import fail
 
-SMOKE = {"model": "tiny", "data": "smoke", "loop_n": 2, "timeout": "10m"}
+SMOKE = {"model": "tiny", "data": "smoke", "loop_n": 2}  # budget: the task's smoke_time_s
 NO_DRIVER = (
     "no driver LLM is configured. Put one in .env (see .env.example), e.g.\n"
     "  CHAT_MODEL=openai/gpt-4o-mini\n  OPENAI_API_KEY=sk-...\n  # OPENAI_API_BASE=http://localhost:8000/v1 for a local server\n"
@@ -65,7 +65,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
             spec = get_task(task)
             gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else \
                 ([] if smoke else visible_gpus())
-            timeout_s = session.parse_duration(timeout or (SMOKE["timeout"] if smoke else str(spec.budget.time_s)))
+            timeout_s = session.parse_duration(timeout or (str(spec.budget.smoke_time_s) if smoke else str(spec.budget.time_s)))
             ctx, run = session.new_run(
                 task, model or (SMOKE["model"] if smoke else spec.default_model), data=data or (SMOKE["data"] if smoke else "auto"),
                 gpus=gpu_list, loop_n=loop_n or (SMOKE["loop_n"] if smoke else None), timeout_s=timeout_s, smoke=smoke,

@@ -65,6 +65,7 @@ class Submission(BaseModel):
     model_hash: str | None = None
     samples_path: str | None = None
     error: str | None = None
+    breakdown: dict[str, dict[str, float]] = Field(default_factory=dict)  # per task type, for tasks that have one
 
 
 def append_durably(path: Path, line: str) -> None:
@@ -224,6 +225,7 @@ class GradingRun:
                     "score": result.score, "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n,
                     "improvement": round(result.score - baseline.score, 2), "cached": result.cached,
                     "model_hash": result.model_hash, "samples_path": result.samples_path,
+                    "breakdown": result.breakdown,
                 })
             append_durably(self.workspace / SCORES, record.model_dump_json())
             self.meta.last_submission = received

@@ -102,7 +102,13 @@ def static_problems(ws: TrainingWorkspace) -> list[str]:
     if problems:
         return problems
     tree = ast.parse(ws.file_dict[ENTRY])
+    # Imports inside functions are optional paths (e.g. vLLM, used only on a GPU): only those the
+    # script runs at load time must be importable here.
+    in_functions = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    for n in ast.walk(f)}
     for node in ast.walk(tree):
+        if id(node) in in_functions:
+            continue
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
             [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
         for name in names:

@@ -37,7 +37,32 @@ SMOKE_PLAN: list[dict[str, Any]] = [
      "reward_design": "correctness 1.0 + format 0.1", "rationale": "RL after an SFT warm-up, as in the paper.",
      "expected_gain": "+0-2 points"},
 ]
+# Level 3 (alfworld-online --smoke): SFT warm-up on the planner's trajectories, then online GRPO from it.
+ONLINE_SMOKE_PLAN: list[dict[str, Any]] = [
+    {"hypothesis": "SFT on the expert trajectories (planner walkthroughs replayed in the engine) teaches the "
+                   "base model to answer with one admissible action that moves towards the goal.",
+     "method": "SFT warm-up on expert trajectories", "template": "sft_trajectories", "init_from": "base",
+     "config": {"learning_rate": 3e-3, "num_train_epochs": 4, "per_device_train_batch_size": 16,
+                "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 20,
+                "collect_workers": 2},
+     "rationale": "The base model never produces a valid action; imitation first, as in the paper.",
+     "expected_gain": "from ~0 to a few games"},
+    {"hypothesis": "Online GRPO from the SFT checkpoint reinforces the episodes that reach the goal.",
+     "method": "online GRPO", "template": "grpo_online", "init_from": "best",
+     "config": {"learning_rate": 2e-4, "max_steps": 6, "num_generations": 4, "per_device_train_batch_size": 16,
+                "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 1},
+     "reward_design": "task success 1.0", "rationale": "RL after an SFT warm-up, as in the paper.",
+     "expected_gain": "+0-5 points"},
+]
+PLANS_BY_LEVEL = {1: SMOKE_PLAN, 3: ONLINE_SMOKE_PLAN}
 STEP = re.compile(r"# Step: (\w+)")
+LEVEL = re.compile(r"\(level (\d):")
+
+
+def plan_for(system: str) -> list[dict[str, Any]]:
+    """The plan for the task level named in the scenario (the prompts' system message)."""
+    level = LEVEL.search(system)
+    return PLANS_BY_LEVEL.get(int(level.group(1)) if level else 1, SMOKE_PLAN)
 
 
 def scripted_answer(system: str, user: str, plan: list[dict[str, Any]]) -> str:
@@ -64,9 +89,10 @@ def scripted_answer(system: str, user: str, plan: list[dict[str, Any]]) -> str:
 
 
 class ScriptedDriver(APIBackend):
-    """FAKE `APIBackend`: answers the loop's prompts from `PLAN`. Subclass and set PLAN to change it."""
+    """FAKE `APIBackend`: answers the loop's prompts from `PLAN` (default: the plan for the task's level).
+    Subclass and set PLAN to change it."""
 
-    PLAN: list[dict[str, Any]] = SMOKE_PLAN
+    PLAN: list[dict[str, Any]] | None = None
 
     def supports_response_schema(self) -> bool:
         return False
@@ -78,7 +104,7 @@ class ScriptedDriver(APIBackend):
         raise RuntimeError("the scripted driver has no embeddings (the loop does not use them)")
 
     def answer(self, system: str, user: str) -> str:
-        return scripted_answer(system, user, self.PLAN)
+        return scripted_answer(system, user, self.PLAN or plan_for(system))
 
     def _create_chat_completion_inner_function(self, messages, response_format=None, *args, **kwargs):
         system = next((m["content"] for m in messages if m["role"] == "system"), "")

@@ -138,6 +138,6 @@ TASK = TaskSpec(
     rollout=play_and_score,
     group_by="task_type",
     prepare_workspace=prepare_workspace,
-    budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
+    budget=Budget(time_s=4 * 3600, smoke_time_s=1800, max_new_tokens=ACTION_MAX_TOKENS),
     exposed_files=("description.md",),
 )

@@ -54,6 +54,7 @@ class TaskError(ValueError):
 @dataclass(frozen=True)
 class Budget:
     time_s: int = 2 * 3600  # wall-clock budget of one agent run
+    smoke_time_s: int = 600  # the budget of --smoke runs (tiny model, CPU)
     eval_limit: int | None = None  # held-out items used per submission (None = all)
     max_new_tokens: int = 512
 
