@@ -26,6 +26,7 @@ def apply_overrides(config: dict, dry_run: dict) -> dict:
     if config.get("bf16") == "auto":  # bf16 on a CUDA GPU that supports it, fp32 on CPU
         config["bf16"] = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     print("CONFIG", json.dumps(config), flush=True)
+    print("BASE_MODEL", os.environ.get("BASE_MODEL"), flush=True)  # what this run starts from, for the log's reader
     return config
 
 

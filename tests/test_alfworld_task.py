@@ -170,6 +170,6 @@ def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
     assert all(s["n"] == 6 and 0 <= s["score"] <= 100 and s.get("breakdown") for s in subs)
     sft_log, grpo_log = (ws / "sft.log").read_text(), (ws / "grpo.log").read_text()
     assert "TRAJECTORIES games=24 won=24" in sft_log
-    assert "ROLLOUT step=0 games=" in grpo_log and str(ws / "output" / "sft") in grpo_log  # GRPO started from SFT
+    assert "ROLLOUT step=0 games=" in grpo_log and f"BASE_MODEL {ws / 'output' / 'sft'}\n" in grpo_log  # from SFT
     assert (ws / "code" / "sft_trajectories.py").exists() and (ws / "code" / "grpo_online.py").exists()
     assert (run_dir / "reports" / "report.md").exists()
