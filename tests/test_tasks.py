@@ -9,14 +9,14 @@ import pytest
 from rdagent_autorl.tasks import TASK_IDS, TaskError, get_task
 
 
-def test_six_benchmark_ids_are_reserved_and_two_are_available():
+def test_six_benchmark_ids_are_reserved_and_three_are_available():
     assert TASK_IDS == ("gsm8k-rule", "humaneval-rule", "alpacaeval-judge", "alfworld-online", "webshop-online",
                         "deepsearchqa-online")
     available = {t: get_task(t).available for t in TASK_IDS}
-    assert available == {t: t in ("gsm8k-rule", "humaneval-rule") for t in TASK_IDS}
+    assert available == {t: t in ("gsm8k-rule", "humaneval-rule", "alfworld-online") for t in TASK_IDS}
     assert [get_task(t).level for t in TASK_IDS] == [1, 1, 2, 3, 3, 3]
     with pytest.raises(TaskError, match="not yet available"):
-        get_task("alfworld-online").train()
+        get_task("webshop-online").train()
 
 
 def test_unknown_task_lists_valid_ids():
