@@ -28,6 +28,7 @@ from trl.models import unwrap_model_for_generation
 from rdagent_autorl.envs.alfworld_env import (
     ACTION_MAX_TOKENS, ACTION_STOP, HISTORY_TURNS, THINK_PREFIX, chat_tokens, play,
 )
+from rdagent_autorl.generation import cut_at_stop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
 from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
@@ -89,10 +90,6 @@ def encode(chats):
     return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
 
-def first_line(reply: str) -> str:  # the grader stops at ACTION_STOP; so do the policies here
-    return min((reply.split(s)[0] for s in ACTION_STOP), key=len)
-
-
 def hf_policy(trainer):
     """Sample actions from the model being trained (transformers generate), every episode in flight
     in one batch; temperature/top-p/top-k come from the trainer's own generation config."""
@@ -109,7 +106,7 @@ def hf_policy(trainer):
         with unwrapped as model, torch.no_grad():
             out = model.generate(**batch, generation_config=config, tokenizer=tokenizer)
         replies = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [first_line(r) for r in replies]
+        return [cut_at_stop(r, ACTION_STOP) for r in replies]  # the first line, as the grader cuts it
 
     return policy
 
@@ -124,7 +121,7 @@ def vllm_policy(trainer):
     def policy(chats):
         outputs = trainer.vllm_generation.llm.generate([{"prompt_token_ids": ids} for ids in encode(chats)],
                                                        sampling_params=params, use_tqdm=False)
-        return [first_line(o.outputs[0].text) for o in outputs]
+        return [cut_at_stop(o.outputs[0].text, ACTION_STOP) for o in outputs]
 
     return policy
 

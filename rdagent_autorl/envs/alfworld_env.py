@@ -125,11 +125,6 @@ class Episode:
         messages.append({"role": "user", "content": user_message(self.turns[-1])})
         return messages
 
-    def to_json(self) -> dict:
-        return {"game": self.game, "task_type": self.task_type, "goal": self.goal, "won": self.won,
-                "steps": self.steps, "actions": self.actions,
-                "messages": self.conversation()}
-
 
 def user_message(turn: Turn) -> str:
     return f"{turn.observation}\nAdmissible actions: {' | '.join(turn.admissible)}"
@@ -288,7 +283,3 @@ def expert_episode(env: AlfworldEnv, game_file: str | Path, walkthrough: Sequenc
             break
         env.step(action)
     return episode
-
-
-def read_walkthrough(game_file: str | Path) -> list[str]:
-    return list(json.loads(Path(game_file).read_text()).get("walkthrough") or [])
