@@ -3,13 +3,22 @@
 Throughput comes from batching and from keeping padding small: prompts are sorted by length so each
 batch holds prompts of similar size, and a batch stops as soon as every sequence in it is finished
 (EOS or a stop string). `benchmarks/grading_throughput.py` measures this against a sequential loop.
+
+Prefix caching across calls (`prefix_cache_tokens=N`, or `with backend.prefix_cache(N):`) is vLLM's
+`enable_prefix_caching` idea: a multi-turn rollout sends each game's previous prompt plus a reply and
+an observation, so prompts' keys and values are kept and only the new tail is prefilled. The stored
+KV belongs to the weights it came from: scope it to rollouts of a fixed model, not across updates.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
+
+import numpy as np
 
 from rdagent_autorl.generation import cut_at_stop, render_prompt
 from rdagent_autorl.tasks.base import Prompt
@@ -22,7 +31,8 @@ MIN_SHARED_PREFIX = 8
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model_path: str | Path, device: str | None = None, batch_size: int | None = None, dtype=None):
+    def __init__(self, model_path: str | Path, device: str | None = None, batch_size: int | None = None, dtype=None,
+                 prefix_cache_tokens: int = 0):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -38,6 +48,26 @@ class HFBackend:
         dtype = dtype or (torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
         self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=dtype).to(self.device).eval()
         self.generated_tokens = 0  # real (non-padding) new tokens so far, for throughput measurements
+        self.prefix_cache_tokens = prefix_cache_tokens  # most prompt tokens whose KV is kept; 0: off
+        # key -> (prompt ids, [(keys, values) of each layer, [heads, tokens, dim]]), least recently used first
+        self._prefix_store: OrderedDict[int, tuple[np.ndarray, list]] = OrderedDict()
+        self._next_key = 0  # keys only grow: a key >= a remembered value is an entry stored since then
+        self.prefix_cache_hits = 0  # prompt tokens whose KV came from an earlier batch's store
+        self.prefilled_tokens = 0  # prompt tokens run through the model
+
+    @contextmanager
+    def prefix_cache(self, max_tokens: int) -> Iterator["HFBackend"]:
+        """Prefix caching on for the block; the store is emptied on exit (it can hold gigabytes)."""
+        previous, self.prefix_cache_tokens = self.prefix_cache_tokens, max_tokens
+        try:
+            yield self
+        finally:
+            self.prefix_cache_tokens = previous
+            self._prefix_store.clear()
+
+    @property
+    def prefix_cache_stored_tokens(self) -> int:
+        return sum(len(ids) for ids, _ in self._prefix_store.values())
 
     def _generation_config(self, max_new_tokens: int, stop: Sequence[str]):
         from transformers import GenerationConfig
@@ -62,14 +92,22 @@ class HFBackend:
         outputs: list[str] = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            batch, cache = self._batch_inputs([encoded[i] for i in idx])
+            rows = [encoded[i] for i in idx]
+            batch, cache = self._prefix_cached_inputs(rows) if self.prefix_cache_tokens > 0 else self._plain_inputs(rows)
             with torch.inference_mode():
                 out = self.model.generate(**batch, past_key_values=cache, generation_config=config, tokenizer=self.tokenizer)
             new_tokens = out[:, batch["input_ids"].shape[1] :]
             self.generated_tokens += self._count_real(new_tokens, config.eos_token_id, config.pad_token_id)
             for i, text in zip(idx, self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)):
                 outputs[i] = cut_at_stop(text, stop)
+            if self.prefix_cache_tokens > 0:
+                self._store(rows, cache, batch["attention_mask"])
         return outputs
+
+    def _plain_inputs(self, rows: list[list[int]]):
+        batch, cache = self._batch_inputs(rows)
+        self.prefilled_tokens += sum(map(len, rows)) - (cache.get_seq_length() * (len(rows) - 1) if cache is not None else 0)
+        return batch, cache
 
     def _batch_inputs(self, encodings: list[list[int]]):
         """Model inputs for one batch, and a KV cache of the prompts' shared prefix when there is one.
@@ -96,6 +134,113 @@ class HFBackend:
         mask = [[1] * shared + [0] * (width - len(e) + shared) + [1] * (len(e) - shared) for e in encodings]
         batch = {"input_ids": torch.tensor(ids, device=self.device), "attention_mask": torch.tensor(mask, device=self.device)}
         return batch, cache
+
+    def _prefix_cached_inputs(self, rows: list[list[int]]):
+        """Model inputs and a cache holding each row's longest stored prefix; counts hits and prefill."""
+        from transformers import DynamicCache
+
+        hits = [self._longest_stored_prefix(e) for e in rows]
+        # Every row is padded to the longest tail, which costs real compute: a game that just joined
+        # (nothing stored) would make the whole batch prefill its full length. Prefilling the k longest
+        # tails on their own first costs k * tails[0] and leaves at most tails[k] per row in the batch.
+        # Done only where it at least halves the padded work, as it costs a model call of its own.
+        tails = sorted((len(e) - n for e, (_, n) in zip(rows, hits)), reverse=True)
+        cost = [k * tails[0] + len(rows) * tails[k] for k in range(len(rows))]
+        k, fresh = min(range(len(rows)), key=cost.__getitem__), self._next_key
+        if 2 * cost[k] <= cost[0]:
+            longest = sorted(range(len(rows)), key=lambda i: len(rows[i]) - hits[i][1], reverse=True)[:k]
+            self._prefill([rows[i] for i in longest], [hits[i] for i in longest])
+            hits = [self._longest_stored_prefix(e) for e in rows]
+        self.prefix_cache_hits += sum(n for key, n in hits if key is not None and key < fresh)
+        if any(n for _, n in hits):
+            self.prefilled_tokens += sum(len(e) - n for e, (_, n) in zip(rows, hits))
+            return self._cached_batch_inputs(rows, hits)
+        batch, cache = self._plain_inputs(rows)
+        return batch, DynamicCache(config=self.model.config) if cache is None else cache  # ours, to read back
+
+    def _longest_stored_prefix(self, encoding: list[int]) -> tuple[int | None, int]:
+        """(store key, tokens to reuse) of the stored prompt sharing the longest prefix with this one."""
+        ids = np.asarray(encoding)
+        best_key, best = None, 0
+        for key, (stored, _) in self._prefix_store.items():
+            n = min(len(stored), len(ids))
+            diff = np.flatnonzero(stored[:n] != ids[:n])
+            common = int(diff[0]) if diff.size else n
+            if common > best:
+                best_key, best = key, common
+        best = min(best, len(ids) - 1)  # the model needs one new token to produce the next logits
+        if best < MIN_SHARED_PREFIX:
+            return None, 0
+        self._prefix_store.move_to_end(best_key)
+        return best_key, best
+
+    def _cached_batch_inputs(self, encodings: list[list[int]], hits: list[tuple[int | None, int]]):
+        """`_batch_inputs` with a prefix of its own per row: row i is [pad][reused_i][pad][rest_i], the
+        cache holds each row's stored KV right-aligned in a block as wide as the longest reuse."""
+        import torch
+        import torch.nn.functional as F
+        from transformers import DynamicCache
+
+        reuse = max(n for _, n in hits)
+        width = max(len(e) - n for e, (_, n) in zip(encodings, hits))
+        pad = self.tokenizer.pad_token_id
+        ids, mask = [], []
+        for e, (_, n) in zip(encodings, hits):
+            gap = width - (len(e) - n)
+            ids.append([pad] * (reuse - n) + e[:n] + [pad] * gap + e[n:])
+            mask.append([0] * (reuse - n) + [1] * n + [0] * gap + [1] * (len(e) - n))
+        some_key = next((key for key, n in hits if n), None)  # rows without a hit: 0 tokens of any entry
+        entries = [self._prefix_store[key if n else some_key][1] for key, n in hits] if reuse else []
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            for layer in range(len(entries[0]) if entries else 0):
+                keys, values = (torch.stack([F.pad(kv[layer][part][:, :n], (0, 0, reuse - n, 0))
+                                             for kv, (_, n) in zip(entries, hits)]) for part in (0, 1))
+                cache.update(keys, values, layer)
+        batch = {"input_ids": torch.tensor(ids, device=self.device), "attention_mask": torch.tensor(mask, device=self.device)}
+        return batch, cache
+
+    def _prefill(self, rows: list[list[int]], hits: list[tuple[int | None, int]]) -> None:
+        """Run the prompts through the model without generating, to store their KV."""
+        import torch
+
+        self.prefix_cache_hits += sum(n for _, n in hits)
+        self.prefilled_tokens += sum(len(e) - n for e, (_, n) in zip(rows, hits))
+        batch, cache = self._cached_batch_inputs(rows, hits)
+        mask, done = batch["attention_mask"], cache.get_seq_length()
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)  # as generate() derives them
+        with torch.inference_mode():
+            self.model(input_ids=batch["input_ids"][:, done:], attention_mask=mask, position_ids=positions[:, done:],
+                       past_key_values=cache, use_cache=True)
+        self._store(rows, cache, mask)
+
+    def _store(self, encodings: list[list[int]], cache, attention_mask) -> None:
+        """Keep each row's prompt KV (not the reply's: the next prompt re-renders the reply through the
+        chat template, which may tokenize it differently), without padding, LRU-bounded in tokens."""
+        from transformers.cache_utils import DynamicLayer
+
+        # A sliding-window layer keeps only the window's tail: its slots cannot be reused by position.
+        if any(type(layer) is not DynamicLayer for layer in cache.layers):
+            return
+        for row, encoding in enumerate(encodings):
+            ids = np.asarray(encoding)
+            if len(ids) > self.prefix_cache_tokens:
+                continue
+            for key, (stored, _) in list(self._prefix_store.items()):
+                if len(stored) >= len(ids) and np.array_equal(stored[: len(ids)], ids):
+                    self._prefix_store.move_to_end(key)  # already there, within a longer prompt
+                    break
+                # The same conversation one turn older. Its last token may differ: the generation
+                # prompt's "\n" can merge with a reply that starts with a newline.
+                if len(stored) < len(ids) and np.array_equal(stored[:-1], ids[: len(stored) - 1]):
+                    del self._prefix_store[key]
+            else:
+                real = attention_mask[row].nonzero().squeeze(1)
+                kv = [(layer.keys[row][:, real], layer.values[row][:, real]) for layer in cache.layers]
+                self._prefix_store[self._next_key] = (ids, kv)
+                self._next_key += 1
+        while self.prefix_cache_stored_tokens > self.prefix_cache_tokens:
+            self._prefix_store.popitem(last=False)
 
     @staticmethod
     def _count_real(new_tokens, eos_token_id, pad_token_id) -> int:

@@ -23,6 +23,7 @@ class VLLMBackend:
             seed=0,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
+            enable_prefix_caching=True,  # multi-turn rollouts resend each game's previous prompt: reuse its KV
         )
         self.tokenizer = self.llm.get_tokenizer()
 
