@@ -26,7 +26,7 @@ from trl import GRPOConfig, GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
 from rdagent_autorl.envs.alfworld_env import (
-    ACTION_MAX_TOKENS, ACTION_STOP, HISTORY_TURNS, THINK_PREFIX, chat_tokens, play,
+    ACTION_MAX_TOKENS, ACTION_STOP, MAX_STEPS, THINK_PREFIX, chat_tokens, play,
 )
 from rdagent_autorl.generation import cut_at_stop
 
@@ -40,7 +40,7 @@ CONFIG = {
     "num_generations": 8,  # group size: episodes per game, compared with each other
     "per_device_train_batch_size": 8,  # episodes (not games) per forward pass
     "gradient_accumulation_steps": 4,  # games per step = batch x accumulation / num_generations
-    "max_turns": None,  # actions per episode; None = HISTORY_TURNS + 1 (11), see MAX_TURNS below
+    "max_turns": 20,  # actions per training episode (the grader allows MAX_STEPS = 50); None = 50
     "max_completion_length": 3072,  # tokens of an episode after its first prompt; cut after a whole action
     "temperature": 1.0,  # sampling temperature: groups need diverse episodes to learn from
     "beta": 0.0,  # KL penalty to the base model; 0 skips loading a reference model
@@ -66,11 +66,10 @@ CONFIG = apply_overrides(CONFIG, dry_run=dict(
     gradient_accumulation_steps=1, max_turns=3, max_completion_length=1024, logging_steps=1, use_vllm=False,
 ))
 DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MODEL"], os.environ["OUTPUT_DIR"]
-# The policy's prompt shows the last HISTORY_TURNS turns. Up to HISTORY_TURNS + 1 actions, the prompt of
-# every action is the whole episode so far, so ONE multi-turn sequence holds exactly the context each
-# action was sampled from. Beyond that, later actions would be trained on turns they never saw (and
-# plans longer than the cap cannot be won: raise it knowing that, or train on per-step samples).
-MAX_TURNS = CONFIG["max_turns"] or HISTORY_TURNS + 1
+# The policy's prompt is the whole episode so far, so ONE multi-turn sequence holds exactly the context
+# each action was sampled from. Fewer turns than the grader's 50 make rollouts cheaper; a plan longer
+# than max_turns cannot be won in training.
+MAX_TURNS = CONFIG["max_turns"] or MAX_STEPS
 
 # rollout_func only receives the prompts, so the prompt IS the game to play: its absolute path.
 rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
@@ -147,7 +146,7 @@ def rollout(prompts, trainer):
     for episode in episodes:
         # Actions are re-tokenized from the episode's text (the parsed action the next prompts show), so
         # the sequence is what the policy saw; sampling logprobs would not line up with it: none returned.
-        prompt_ids, completion_ids, env_mask = chat_tokens(tokenizer, episode.conversation())
+        prompt_ids, completion_ids, env_mask = chat_tokens(tokenizer, episode.prompt())
         completion_ids, env_mask = cut(completion_ids, env_mask, CONFIG["max_completion_length"])
         taken = episode.turns[:-1]  # every turn but the last was acted on
         invalid = [t.action not in t.admissible and not t.action.startswith(THINK_PREFIX) for t in taken]

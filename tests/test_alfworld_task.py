@@ -116,6 +116,12 @@ def test_prompts_use_the_grammar_of_the_loaded_game(smoke_games):
     system = episode.prompt()[0]["content"]
     assert "move X to Y" in system and "put X" not in system
     assert episode.won
+    # The system message is the same for every game (the goal is in the first observation), so a
+    # batch of games shares a prompt prefix; each later prompt extends the one before it.
+    other = AlfworldEnv().reset(smoke_games[1].game_file)
+    assert other.prompt()[0]["content"] == system and other.goal != episode.goal
+    assert episode.goal in episode.prompt()[1]["content"]
+    assert all(episode.prompt(i) == episode.prompt(i + 1)[: 2 * i + 2] for i in range(episode.steps))
 
 
 def test_workspace_gets_the_graders_interface_and_only_training_games(tmp_path, tiny_model, monkeypatch):

@@ -8,10 +8,13 @@ ALFWorld/TextWorld engine only, so an agent can read it, copy it or run it with 
 Protocol (also in scenarios/alfworld-online/description.md):
 - A game is an ALFWorld `game.tw-pddl` played by the real engine (TextWorld's PDDL env with ALFWorld's
   own wrappers). The episode ends when the goal is reached (success) or after `MAX_STEPS` actions.
-- Each turn the policy gets a chat: a system message (the goal and the command forms of the loaded
-  game's grammar), then the last `HISTORY_TURNS` turns (observation and admissible actions as user
-  messages, its own actions as assistant messages), then the current observation and the actions
-  admissible now. It answers with one action (the first line of its reply counts).
+- Each turn the policy gets the whole episode so far as a chat: a system message (the same for every
+  game: the rules and the command forms of the loaded grammar), then one user message per turn (the
+  observation, the first one holding the goal, and the actions admissible then) and its own actions as
+  assistant messages. It answers with one action (the first line of its reply counts).
+  The chat only grows, so each turn's prompt starts with the previous one: generation backends reuse
+  the keys and values already computed (prefix caching), and an episode is one token sequence for
+  multi-turn RL. At 50 steps it stays within a few thousand tokens.
 - `think: ...` is a ReAct thought: it costs a step, the environment answers "OK." and nothing changes.
 - Score = the share of games won.
 """
@@ -26,7 +29,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 MAX_STEPS = 50  # actions per episode, as in the ALFWorld papers' evaluations
-HISTORY_TURNS = 10  # past turns shown in the prompt (bounds the prompt at ~1.5k tokens of small tokenizers)
 ACTION_MAX_TOKENS = 32  # an action is short; a longer reply is cut
 ACTION_STOP = ("\n",)  # the first line of the reply is the action
 THINK_PREFIX = "think:"
@@ -34,8 +36,9 @@ THINK_PREFIX = "think:"
 ChatMessages = list[dict[str, str]]
 Policy = Callable[[list[ChatMessages]], list[str]]  # chat prompts -> replies, one per prompt
 
-SYSTEM_TEMPLATE = """You are an agent in a household text game.
-Your task is to: {goal}
+# No per-game text here (the goal is in the first observation): every game's prompt starts with the
+# same tokens, which a batched backend computes once.
+SYSTEM_TEMPLATE = """You are an agent in a household text game. The first message gives your task.
 Each turn you see what happened and the actions admissible now. Reply with one action on one line, \
 nothing else. Command forms in this game: {commands}. \
 You may also reply "think: <your reasoning>" to plan; it uses a step."""
@@ -97,14 +100,13 @@ class Episode:
         return [t.action for t in self.turns[:-1]]
 
     def system_prompt(self) -> str:
-        return SYSTEM_TEMPLATE.format(goal=self.goal, commands=", ".join(self.commands))
+        return SYSTEM_TEMPLATE.format(commands=", ".join(self.commands))
 
     def prompt(self, upto: int | None = None) -> ChatMessages:
-        """The chat the policy is asked at turn `upto` (default: the current, last turn)."""
+        """The chat the policy is asked at turn `upto` (default: the current, last turn): the episode so far."""
         upto = len(self.turns) - 1 if upto is None else upto
-        start = max(0, upto - HISTORY_TURNS)
         messages = [{"role": "system", "content": self.system_prompt()}]
-        for turn in self.turns[start:upto]:
+        for turn in self.turns[:upto]:
             messages.append({"role": "user", "content": user_message(turn)})
             messages.append({"role": "assistant", "content": turn.action})
         messages.append({"role": "user", "content": user_message(self.turns[upto])})
@@ -115,23 +117,13 @@ class Episode:
         return [{"prompt": self.prompt(i), "completion": [{"role": "assistant", "content": t.action}]}
                 for i, t in enumerate(self.turns[:-1])]
 
-    def conversation(self) -> ChatMessages:
-        """The whole episode as one chat (system, then user/assistant turns), for multi-turn training.
-        Equal to the prompts the policy saw while the episode is no longer than HISTORY_TURNS + 1."""
-        messages = [{"role": "system", "content": self.system_prompt()}]
-        for turn in self.turns[:-1]:
-            messages.append({"role": "user", "content": user_message(turn)})
-            messages.append({"role": "assistant", "content": turn.action})
-        messages.append({"role": "user", "content": user_message(self.turns[-1])})
-        return messages
-
 
 def user_message(turn: Turn) -> str:
     return f"{turn.observation}\nAdmissible actions: {' | '.join(turn.admissible)}"
 
 
 def chat_tokens(tokenizer, messages: ChatMessages) -> tuple[list[int], list[int], list[int]]:
-    """A multi-turn chat (e.g. `Episode.conversation()`) as one token sequence for RL training:
+    """A multi-turn chat (e.g. a finished `Episode.prompt()`) as one token sequence for RL training:
     `(prompt_ids, completion_ids, mask)`, with `tokenizer` any Hugging Face tokenizer that has a chat template.
 
     - prompt_ids: the chat template up to the first assistant turn, generation prompt included (what

@@ -21,6 +21,7 @@ task type, goal and the planner's walkthrough), `data/games` (the training games
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from functools import lru_cache
@@ -34,6 +35,7 @@ OFFICIAL_SPLITS = {"train": "json_2.1.1/train", "eval": "json_2.1.1/valid_unseen
 # Generated sources: (generator level, training games, evaluation games).
 GENERATED = {"generated": ("standard", 600, 134), "smoke": ("smoke", 120, 30)}
 GAMES_LINK = "games"  # data/games -> the training games' folder, in every workspace
+PROMPT_TOKENS_PER_GAME = 8192  # prefix-cache room per game in flight: a 50-turn episode, whole
 ENV_MODULE = Path(__file__).resolve().parent.parent / "envs" / "alfworld_env.py"
 
 
@@ -106,7 +108,11 @@ def play_and_score(samples, generator) -> list[ScoredSample]:
         return generator.generate(prompts, ACTION_MAX_TOKENS, ACTION_STOP)
 
     batch = get_settings().rollout_batch_size if generator.name == "hf" else len(samples)
-    episodes = play([s.meta["game"] for s in samples], policy, batch_size=batch)
+    # Each game's prompt extends its previous one: the hf backend keeps the games' keys and values
+    # between rounds (vLLM does this by itself), so a round prefills only the new turn.
+    caching = getattr(generator, "prefix_cache", None)
+    with caching(batch * PROMPT_TOKENS_PER_GAME) if caching else contextlib.nullcontext():
+        episodes = play([s.meta["game"] for s in samples], policy, batch_size=batch)
     return [ScoredSample(id=s.id, prompt=s.prompt, completion="\n".join(e.actions),
                          extracted=f"{e.steps} steps", correct=e.won,
                          detail=f"{e.task_type}: {'won' if e.won else 'not won'} after {e.steps} steps")
