@@ -1,6 +1,8 @@
 """Supervised fine-tuning (TRL SFTTrainer) on expert trajectories collected in the ALFWorld engine: every
-training game's planner walkthrough is replayed by the real environment, and each decision becomes one
-training row whose prompt is exactly what the grader asks at that step.
+training game's planner walkthrough is replayed by the real environment, and the whole episode becomes
+one training row, tokenized exactly as the grader's prompts are: the grader's prompt at each step is the
+episode so far, so one row holds every step's prompt and the loss falls on the actions only. (One row
+per decision would re-encode the same history once per step: ~6x the compute for the same loss.)
 
 Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output TASK=alfworld-online \
                python templates/sft_trajectories.py
@@ -17,12 +19,14 @@ Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA
 
 import multiprocessing
 import os
+import random
+import re
 import sys
 
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from rdagent_autorl.envs.alfworld_env import AlfworldEnv, expert_episode
+from rdagent_autorl.envs.alfworld_env import AlfworldEnv, chat_tokens, expert_episode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
 from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
@@ -32,9 +36,9 @@ CONFIG = {
     "learning_rate": 1e-5,  # full fine-tuning of a ~0.5-1.5B model; use ~1e-4 with LoRA
     "num_train_epochs": 2,
     "max_steps": -1,  # > 0 overrides num_train_epochs
-    "per_device_train_batch_size": 8,  # decisions (prompt -> one action) per forward pass
+    "per_device_train_batch_size": 4,  # episodes per forward pass
     "gradient_accumulation_steps": 2,  # effective batch = batch size x accumulation
-    "max_length": 2048,  # tokens of prompt + action; a prompt holds up to 10 past turns (~1.5k tokens)
+    "max_length": 4096,  # tokens of an episode; longer ones are cut at the end (the later actions unlearned)
     "use_lora": False,  # LoRA trains small adapters (less memory); they are merged before saving
     "lora_r": 16,
     "lora_alpha": 32,
@@ -45,6 +49,7 @@ CONFIG = {
     "max_train_samples": None,  # GAMES, not decisions: None = every training game; an int = a random subset
     "warmup_ratio": 0.03,  # fraction of the steps spent ramping the learning rate up from 0
     "logging_steps": 10,
+    "renamed_copies": 0,  # extra copies of each episode with its entity names swapped (see rename_entities)
     "collect_workers": 4,  # processes replaying walkthroughs (each game load runs the PDDL translator: ~0.3-1 s)
 }
 # ------------------------------------------------------------------------------------------------
@@ -67,7 +72,22 @@ def replay(job):
     game_file, walkthrough = job
     _env = _env or AlfworldEnv()
     episode = expert_episode(_env, game_file, walkthrough)
-    return episode.won, episode.steps, episode.step_samples()
+    return episode.won, episode.steps, episode.prompt()
+
+
+ENTITY = re.compile(r"\b([a-z]+) \d+\b")  # "kettle 1", "cabinet 2": how the engine names things
+
+
+def rename_entities(chat, names, rng):
+    """A copy of an episode with every entity class renamed consistently (kettle -> vase, everywhere:
+    goal, observations, admissible lists, actions). The words are no longer guessable from the task, so
+    the model has to copy names from its context instead of recalling the ones it saw in training:
+    small models otherwise learn "take <a usual object>" rather than "take <the object here>"."""
+    text = "\n".join(m["content"] for m in chat)
+    seen = sorted({m.group(1) for m in ENTITY.finditer(text)})
+    mapping = dict(zip(seen, rng.sample(names, len(seen))))
+    swap = re.compile(r"\b(" + "|".join(map(re.escape, seen)) + r")\b")
+    return [{**m, "content": swap.sub(lambda w: mapping[w.group(1)], m["content"])} for m in chat]
 
 
 rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
@@ -80,21 +100,25 @@ if workers > 1:  # fork: the workers inherit this script's state; a spawned chil
 else:
     results = [replay(job) for job in jobs]
 
-samples, won = [], 0
-for row, (episode_won, steps, step_samples) in zip(rows, results):
+tokenizer = load_tokenizer(BASE_MODEL)
+chats, samples, won, actions = [], [], 0, 0
+for row, (episode_won, steps, chat) in zip(rows, results):
     if not episode_won:  # a plan that does not win in this engine would teach wrong moves
         print(f"SKIPPED {row['id']}: its walkthrough did not win ({steps} steps)", flush=True)
         continue
-    won += 1
-    samples += step_samples
-print(f"TRAJECTORIES games={len(rows)} won={won} steps={len(samples)}", flush=True)
+    won, actions = won + 1, actions + steps
+    chats.append(chat)
+names = sorted({m.group(1) for chat in chats for msg in chat for m in ENTITY.finditer(msg["content"])})
+rng = random.Random(CONFIG["seed"])
+chats += [rename_entities(chat, names, rng) for chat in chats for _ in range(CONFIG["renamed_copies"])]
+for chat in chats:  # the same token view grpo_online trains on: mask 1 on the actions and their end-of-turn tokens
+    prompt_ids, completion_ids, action_mask = chat_tokens(tokenizer, chat)
+    samples.append({"input_ids": prompt_ids + completion_ids, "assistant_masks": [0] * len(prompt_ids) + action_mask})
+print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} rows={len(samples)}", flush=True)
 if not samples:
     raise SystemExit("no winning trajectory to train on")
+dataset = Dataset.from_list(samples)  # pre-tokenized: TRL turns assistant_masks into labels (-100 elsewhere)
 
-# Conversational prompt-completion rows: the loss is on the action only (and its end-of-turn token).
-dataset = Dataset.from_list(samples)
-
-tokenizer = load_tokenizer(BASE_MODEL)
 peft_config = lora_config(CONFIG, dropout=0.05)  # LoRA adapters are merged before saving
 
 args = SFTConfig(
@@ -104,8 +128,7 @@ args = SFTConfig(
     max_steps=CONFIG["max_steps"],
     per_device_train_batch_size=CONFIG["per_device_train_batch_size"],
     gradient_accumulation_steps=CONFIG["gradient_accumulation_steps"],
-    max_length=CONFIG["max_length"],  # longer rows are cut at the end; TRL drops rows left without an action
-    completion_only_loss=True,  # learn to act, not to reproduce the observations
+    max_length=CONFIG["max_length"],
     activation_checkpointing=CONFIG["gradient_checkpointing"],  # the new name of gradient_checkpointing
     bf16=CONFIG["bf16"],
     seed=CONFIG["seed"],

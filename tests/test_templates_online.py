@@ -18,7 +18,7 @@ import pytest
 from test_templates import assert_full_checkpoint, run_template, saved_path
 
 from rdagent_autorl.envs.alfworld_env import (
-    ACTION_MAX_TOKENS, HISTORY_TURNS, AlfworldEnv, chat_tokens, expert_episode, play,
+    ACTION_MAX_TOKENS, MAX_STEPS, AlfworldEnv, chat_tokens, expert_episode, play,
 )
 
 N_GAMES = 6  # one per task type (the generator goes round-robin)
@@ -73,21 +73,21 @@ def test_expert_trajectories_win_and_are_well_formed(games, episodes):
     assert len({r["task_type"] for r in games["rows"]}) == N_GAMES
     for row, episode in zip(games["rows"], episodes):
         assert episode.won and episode.done, row["id"]
-        assert episode.steps == len(row["walkthrough"]) <= HISTORY_TURNS + 1
+        assert episode.steps == len(row["walkthrough"]) <= MAX_STEPS
         samples = episode.step_samples()
         assert [s["completion"] for s in samples] == [[{"role": "assistant", "content": a}] for a in row["walkthrough"]]
         for i, sample in enumerate(samples):
             prompt = sample["prompt"]
             assert [m["role"] for m in prompt] == ["system"] + ["user", "assistant"] * i + ["user"]
-            assert row["prompt"] in prompt[0]["content"]  # the goal is in the system message
+            assert row["prompt"] in prompt[1]["content"]  # the goal is in the first observation
             last_line = prompt[-1]["content"].splitlines()[-1]
             assert last_line.startswith("Admissible actions: ")
             admissible = last_line.removeprefix("Admissible actions: ").split(" | ")
             assert sample["completion"][0]["content"] in admissible
             assert prompt == episode.prompt(i)
-        conversation = episode.conversation()
+        conversation = episode.prompt()
         assert [m["role"] for m in conversation] == ["system"] + ["user", "assistant"] * episode.steps + ["user"]
-        # Short episodes: every step's prompt is a prefix of the whole conversation (what grpo_online trains on).
+        # Every step's prompt is a prefix of the whole episode (what grpo_online trains on; what prefix caching reuses).
         for i, sample in enumerate(samples):
             assert conversation[: 2 * i + 2] == sample["prompt"]
 
@@ -102,7 +102,7 @@ def test_a_broken_walkthrough_does_not_win(games):
 
 
 def _check_tokens(tokenizer, episode):
-    conversation = episode.conversation()
+    conversation = episode.prompt()
     actions = [m["content"] for m in conversation if m["role"] == "assistant"]
     prompt_ids, completion_ids, mask = chat_tokens(tokenizer, conversation)
     sequence = prompt_ids + completion_ids
@@ -158,7 +158,7 @@ def test_level3_templates_are_registered_and_render(tmp_path):
     from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, render_template, template_info
 
     assert TEMPLATES_BY_LEVEL[3] == ("sft_trajectories", "grpo_online")
-    assert template_info("grpo_online").config["max_turns"] is None
+    assert template_info("grpo_online").config["max_turns"] == 20
     files = render_template("grpo_online", {"max_turns": 5, "invalid_action_weight": 0.1}, tmp_path)
     assert (tmp_path / "common.py").is_file()
     config = next(n.value for n in ast.parse(files["train.py"]).body
@@ -174,10 +174,11 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
     broken["walkthrough"] = broken["walkthrough"][:-1]
     data = _write_rows(games["data_dir"] / "sft.jsonl", [broken, *good])
     proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=tmp_path / "output",
-                        task="alfworld-online")
+                        task="alfworld-online", config={"renamed_copies": 1})
     assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
     steps = sum(len(r["walkthrough"]) for r in good)
-    assert f"TRAJECTORIES games=3 won=2 steps={steps}" in proc.stdout
+    # Two winning episodes, each also once with its entity names swapped.
+    assert f"TRAJECTORIES games=3 won=2 steps={steps} rows=4" in proc.stdout
     assert "'loss'" in proc.stdout
     path = saved_path(proc)
     assert path == tmp_path / "output" / "v1"
@@ -197,9 +198,11 @@ def test_grpo_online_dry_run(games, tiny_model, tmp_path):
     assert len(logs) == 2
     for log in logs:
         assert float(log["rewards/success_reward/mean"]) == 0.0
-        # TRL counts only env_mask=1 tokens: 3 actions of at most ACTION_MAX_TOKENS tokens + end-of-turn.
-        # Without the mask, the observations between actions (hundreds of tokens) would count too.
-        assert 3 <= float(log["completions/max_length"]) <= 3 * (ACTION_MAX_TOKENS + 1)
+        # TRL counts only env_mask=1 tokens: 3 actions + end-of-turn tokens. An action is re-tokenized
+        # from its parsed (lower-cased) text, which can take more tokens than the random model generated
+        # (up to ~1.7x seen), hence 2x. Without the mask, the two observations between the actions
+        # (~90 tokens each, with their admissible lists) would count too.
+        assert 3 <= float(log["completions/max_length"]) <= 3 * (2 * ACTION_MAX_TOKENS + 1)
     assert_full_checkpoint(saved_path(proc), tiny_model, trained=False)
 
 
