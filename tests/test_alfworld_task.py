@@ -159,6 +159,19 @@ def test_grading_a_checkpoint_plays_every_held_out_game(tiny_model):
     assert len(lines) == 6 and all("not won after 50 steps" in json.loads(x)["detail"] for x in lines)
 
 
+def test_the_graders_rollout_reuses_each_games_earlier_turns(tiny_model):
+    """play_and_score runs inside the hf backend's prefix cache: each round prefills only the new turn
+    (the prompt is the whole episode so far), and the stored keys/values are released afterwards."""
+    from rdagent_autorl.generation.hf import HFBackend
+    from rdagent_autorl.tasks.alfworld_online import play_and_score
+
+    backend = HFBackend(tiny_model, device="cpu", batch_size=4)
+    scored = play_and_score(TASK.heldout("smoke")[:3], backend)
+    assert [s.correct for s in scored] == [False] * 3
+    assert backend.prefix_cache_hits > 5 * backend.prefilled_tokens  # 50 rounds: nearly all of it reused
+    assert backend.prefix_cache_stored_tokens == 0 and backend.prefix_cache_tokens == 0
+
+
 @pytest.mark.timeout(900)
 def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
     """The harness's `example` agent on alfworld-online: SFT on the expert trajectories, then GRPO with
