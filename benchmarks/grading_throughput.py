@@ -53,7 +53,7 @@ def random_init_model(size: str, out: Path) -> Path:
     from rdagent_autorl.models.tiny import tiny_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path())
-    config = Qwen2Config(vocab_size=len(tokenizer), tie_word_embeddings=True, max_position_embeddings=2048,
+    config = Qwen2Config(vocab_size=len(tokenizer), tie_word_embeddings=True, max_position_embeddings=8192,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **SIZES[size])
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).save_pretrained(out)
