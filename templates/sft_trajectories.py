@@ -51,6 +51,8 @@ CONFIG = {
     "warmup_ratio": 0.03,  # fraction of the steps spent ramping the learning rate up from 0
     "logging_steps": 10,
     "renamed_copies": 0,  # extra copies of each episode with its entity names swapped (see rename_entities)
+    "search_copies": 0,  # extra copies of each game with wrong guesses before each search (see searching_episode)
+    "max_wrong_guesses": 2,  # at most this many wrong places visited before each search in those copies
     "collect_workers": 4,  # processes replaying walkthroughs (each game load runs the PDDL translator: ~0.3-1 s)
 }
 # ------------------------------------------------------------------------------------------------
@@ -66,14 +68,50 @@ DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MO
 _env = None  # one engine per worker process, reused across its games
 
 
+def searching_episode(env, game_file, walkthrough, rng):
+    """The walkthrough with wrong guesses before each search: before going to the place an object is taken
+    from, go to 1..max_wrong_guesses other places not visited yet (opening them when closed) and find it
+    is not there. The planner knows where everything is; the policy does not: a model trained on plans
+    alone has never seen a wrong guess, and after its first one it is out of its training data.
+    None when a wrong guess would show the object after all (the copy would teach walking past it)."""
+    episode = env.reset(game_file)
+    visited = set()
+    for i, action in enumerate(walkthrough):
+        place = action[len("go to "):] if action.startswith("go to ") else ""
+        taken = next((a.split(" from ")[0][len("take "):] for a in walkthrough[i + 1:i + 3]
+                      if a.startswith("take ") and a.endswith(f" from {place}")), "") if place else ""
+        if taken:  # a search: the plan goes straight to where `taken` is
+            others = [a for a in episode.turns[-1].admissible
+                      if a.startswith("go to ") and a != action and a[len("go to "):] not in visited]
+            for guess in rng.sample(others, min(len(others), rng.randint(1, CONFIG["max_wrong_guesses"]))):
+                env.step(guess)
+                if f"open {guess[len('go to '):]}" in episode.turns[-1].admissible:
+                    env.step(f"open {guess[len('go to '):]}")
+                visited.add(guess[len("go to "):])
+                if re.search(rf"\b{taken.rsplit(' ', 1)[0]} \d", episode.turns[-1].observation):
+                    return None
+        if place:
+            visited.add(place)
+        if episode.done:
+            break
+        env.step(action)
+    return episode
+
+
 def replay(job):
-    """Play one game's walkthrough in the engine. The observations and admissible actions come from
-    the engine, not from the data file, so each row's prompt is what the policy will really see."""
+    """Play one game's walkthrough in the engine, plus `search_copies` versions of it with wrong guesses.
+    The observations and admissible actions come from the engine, not from the data file, so each row's
+    prompt is what the policy will really see. Returns [(won, steps, chat)], the plain walkthrough first."""
     global _env
-    game_file, walkthrough = job
+    game_file, walkthrough, seed = job
     _env = _env or AlfworldEnv()
     episode = expert_episode(_env, game_file, walkthrough)
-    return episode.won, episode.steps, episode.prompt()
+    played = [(episode.won, episode.steps, episode.prompt())]
+    rng = random.Random(seed)
+    for _ in range(CONFIG["search_copies"]):
+        if (searched := searching_episode(_env, game_file, walkthrough, rng)) is not None:
+            played.append((searched.won, searched.steps, searched.prompt()))
+    return played
 
 
 ENTITY = re.compile(r"\b([a-z]+) \d+\b")  # "kettle 1", "cabinet 2": how the engine names things
@@ -93,7 +131,7 @@ def rename_entities(chat, names, rng):
 
 rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
 data_dir = os.path.dirname(os.path.abspath(DATA_PATH))  # "game" paths are relative to the data folder
-jobs = [(os.path.join(data_dir, r["game"]), r["walkthrough"]) for r in rows]
+jobs = [(os.path.join(data_dir, r["game"]), r["walkthrough"], CONFIG["seed"] + i) for i, r in enumerate(rows)]
 workers = max(1, min(CONFIG["collect_workers"], len(jobs)))
 if workers > 1:  # fork: the workers inherit this script's state; a spawned child would rerun the script
     with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -103,19 +141,24 @@ else:
 
 tokenizer = load_tokenizer(BASE_MODEL)
 chats, samples, won, actions = [], [], 0, 0
-for row, (episode_won, steps, chat) in zip(rows, results):
+searches = 0
+for row, played in zip(rows, results):
+    (episode_won, steps, chat), searched = played[0], played[1:]
     if not episode_won:  # a plan that does not win in this engine would teach wrong moves
         print(f"SKIPPED {row['id']}: its walkthrough did not win ({steps} steps)", flush=True)
         continue
     won, actions = won + 1, actions + steps
     chats.append(chat)
+    searched = [c for w, _, c in searched if w]  # a detour that broke the plan teaches nothing good
+    searches += len(searched)
+    chats += searched
 names = sorted({m.group(1) for chat in chats for msg in chat for m in ENTITY.finditer(msg["content"])})
 rng = random.Random(CONFIG["seed"])
 chats += [rename_entities(chat, names, rng) for chat in chats for _ in range(CONFIG["renamed_copies"])]
 for chat in chats:  # the same token view grpo_online trains on: mask 1 on the actions and their end-of-turn tokens
     prompt_ids, completion_ids, action_mask = chat_tokens(tokenizer, chat)
     samples.append({"input_ids": prompt_ids + completion_ids, "assistant_masks": [0] * len(prompt_ids) + action_mask})
-print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} rows={len(samples)}", flush=True)
+print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} searches={searches} rows={len(samples)}", flush=True)
 if not samples:
     raise SystemExit("no winning trajectory to train on")
 dataset = Dataset.from_list(samples)  # pre-tokenized: TRL turns assistant_masks into labels (-100 elsewhere)

@@ -169,16 +169,22 @@ def test_level3_templates_are_registered_and_render(tmp_path):
 
 
 def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
-    """Three games, one with a walkthrough that stops short of the goal: it is reported and skipped."""
+    """Three games, one with a walkthrough that stops short of the goal: it is reported and skipped.
+    Each winning game also gets one copy with wrong guesses before its search, and every episode one
+    copy with its entity names swapped."""
     good, broken = games["rows"][1:3], {**games["rows"][0], "id": "broken"}
     broken["walkthrough"] = broken["walkthrough"][:-1]
     data = _write_rows(games["data_dir"] / "sft.jsonl", [broken, *good])
     proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=tmp_path / "output",
-                        task="alfworld-online", config={"renamed_copies": 1})
+                        task="alfworld-online", config={"renamed_copies": 1, "search_copies": 1})
     assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
     steps = sum(len(r["walkthrough"]) for r in good)
-    # Two winning episodes, each also once with its entity names swapped.
-    assert f"TRAJECTORIES games=3 won=2 steps={steps} rows=4" in proc.stdout
+    found = re.search(rf"^TRAJECTORIES games=3 won=2 steps={steps} searches=(\d) rows=(\d+)$", proc.stdout, re.M)
+    assert found, proc.stdout[-2000:]
+    searches, rows = map(int, found.groups())
+    # A searching copy is dropped only when a wrong guess happens to show the object; with these games
+    # at least one survives, and the broken game gets none (its plan does not win).
+    assert 1 <= searches <= 2 and rows == 2 * (2 + searches)
     assert "'loss'" in proc.stdout
     path = saved_path(proc)
     assert path == tmp_path / "output" / "v1"

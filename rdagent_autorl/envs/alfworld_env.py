@@ -10,7 +10,7 @@ Protocol (also in scenarios/alfworld-online/description.md):
   own wrappers). The episode ends when the goal is reached (success) or after `MAX_STEPS` actions.
 - Each turn the policy gets the whole episode so far as a chat: a system message (the same for every
   game: the rules and the command forms of the loaded grammar), then one user message per turn (the
-  observation, the first one holding the goal, and the actions admissible then) and its own actions as
+  observation, the task restated, and the actions admissible then) and its own actions as
   assistant messages. It answers with one action (the first line of its reply counts).
   The chat only grows, so each turn's prompt starts with the previous one: generation backends reuse
   the keys and values already computed (prefix caching), and an episode is one token sequence for
@@ -38,7 +38,7 @@ Policy = Callable[[list[ChatMessages]], list[str]]  # chat prompts -> replies, o
 
 # No per-game text here (the goal is in the first observation): every game's prompt starts with the
 # same tokens, which a batched backend computes once.
-SYSTEM_TEMPLATE = """You are an agent in a household text game. The first message gives your task.
+SYSTEM_TEMPLATE = """You are an agent in a household text game. Every message restates your task.
 Each turn you see what happened and the actions admissible now. Reply with one action on one line, \
 nothing else. Command forms in this game: {commands}. \
 You may also reply "think: <your reasoning>" to plan; it uses a step."""
@@ -107,9 +107,9 @@ class Episode:
         upto = len(self.turns) - 1 if upto is None else upto
         messages = [{"role": "system", "content": self.system_prompt()}]
         for turn in self.turns[:upto]:
-            messages.append({"role": "user", "content": user_message(turn)})
+            messages.append({"role": "user", "content": user_message(turn, self.goal)})
             messages.append({"role": "assistant", "content": turn.action})
-        messages.append({"role": "user", "content": user_message(self.turns[upto])})
+        messages.append({"role": "user", "content": user_message(self.turns[upto], self.goal)})
         return messages
 
     def step_samples(self) -> list[dict]:
@@ -118,8 +118,12 @@ class Episode:
                 for i, t in enumerate(self.turns[:-1])]
 
 
-def user_message(turn: Turn) -> str:
-    return f"{turn.observation}\nAdmissible actions: {' | '.join(turn.admissible)}"
+def user_message(turn: Turn, goal: str) -> str:
+    # The task is restated next to every decision, not only in the first message, hundreds of tokens back:
+    # the object and the place to name are then a few tokens away. Small policies otherwise lose track
+    # of the goal and take whatever is in front of them (measured with the tiny model: see
+    # benchmarks/alfworld_sft_grpo.py). Appending keeps each prompt an extension of the previous one.
+    return f"{turn.observation}\nYour task is to: {goal}\nAdmissible actions: {' | '.join(turn.admissible)}"
 
 
 def chat_tokens(tokenizer, messages: ChatMessages) -> tuple[list[int], list[int], list[int]]:
