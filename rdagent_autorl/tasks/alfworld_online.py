@@ -144,6 +144,7 @@ TASK = TaskSpec(
     rollout=play_and_score,
     group_by="task_type",
     prepare_workspace=prepare_workspace,
-    budget=Budget(time_s=4 * 3600, smoke_time_s=1800, max_new_tokens=ACTION_MAX_TOKENS),
+    # smoke: the scripted plan's SFT warm-up alone takes ~14 min on 2 CPU cores, then GRPO and three gradings
+    budget=Budget(time_s=4 * 3600, smoke_time_s=2700, max_new_tokens=ACTION_MAX_TOKENS),
     exposed_files=("description.md",),
 )
