@@ -85,9 +85,10 @@ def searching_episode(env, game_file, walkthrough, rng):
                       if a.startswith("go to ") and a != action and a[len("go to "):] not in visited]
             for guess in rng.sample(others, min(len(others), rng.randint(1, CONFIG["max_wrong_guesses"]))):
                 env.step(guess)
-                if f"open {guess[len('go to '):]}" in episode.turns[-1].admissible:
-                    env.step(f"open {guess[len('go to '):]}")
-                visited.add(guess[len("go to "):])
+                wrong_place = guess[len("go to "):]
+                if f"open {wrong_place}" in episode.turns[-1].admissible:
+                    env.step(f"open {wrong_place}")
+                visited.add(wrong_place)
                 if re.search(rf"\b{taken.rsplit(' ', 1)[0]} \d", episode.turns[-1].observation):
                     return None
         if place:
@@ -141,7 +142,7 @@ else:
 
 tokenizer = load_tokenizer(BASE_MODEL)
 chats, samples, won, actions = [], [], 0, 0
-searches = 0
+searches, detour_steps = 0, 0  # searching copies kept, and the actions they add to their walkthroughs
 for row, played in zip(rows, results):
     (episode_won, steps, chat), searched = played[0], played[1:]
     if not episode_won:  # a plan that does not win in this engine would teach wrong moves
@@ -149,16 +150,17 @@ for row, played in zip(rows, results):
         continue
     won, actions = won + 1, actions + steps
     chats.append(chat)
-    searched = [c for w, _, c in searched if w]  # a detour that broke the plan teaches nothing good
+    searched = [(n, c) for w, n, c in searched if w]  # a detour that broke the plan teaches nothing good
     searches += len(searched)
-    chats += searched
+    detour_steps += sum(n - steps for n, _ in searched)
+    chats += [c for _, c in searched]
 names = sorted({m.group(1) for chat in chats for msg in chat for m in ENTITY.finditer(msg["content"])})
 rng = random.Random(CONFIG["seed"])
 chats += [rename_entities(chat, names, rng) for chat in chats for _ in range(CONFIG["renamed_copies"])]
 for chat in chats:  # the same token view grpo_online trains on: mask 1 on the actions and their end-of-turn tokens
     prompt_ids, completion_ids, action_mask = chat_tokens(tokenizer, chat)
     samples.append({"input_ids": prompt_ids + completion_ids, "assistant_masks": [0] * len(prompt_ids) + action_mask})
-print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} searches={searches} rows={len(samples)}", flush=True)
+print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} searches={searches} detour_steps={detour_steps} rows={len(samples)}", flush=True)
 if not samples:
     raise SystemExit("no winning trajectory to train on")
 dataset = Dataset.from_list(samples)  # pre-tokenized: TRL turns assistant_masks into labels (-100 elsewhere)

@@ -179,12 +179,16 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
                         task="alfworld-online", config={"renamed_copies": 1, "search_copies": 1})
     assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
     steps = sum(len(r["walkthrough"]) for r in good)
-    found = re.search(rf"^TRAJECTORIES games=3 won=2 steps={steps} searches=(\d) rows=(\d+)$", proc.stdout, re.M)
+    found = re.search(rf"^TRAJECTORIES games=3 won=2 steps={steps} searches=(\d) detour_steps=(\d+) rows=(\d+)$",
+                      proc.stdout, re.M)
     assert found, proc.stdout[-2000:]
-    searches, rows = map(int, found.groups())
+    searches, detour_steps, rows = map(int, found.groups())
     # A searching copy is dropped only when a wrong guess happens to show the object; with these games
-    # at least one survives, and the broken game gets none (its plan does not win).
+    # at least one survives, and the broken game gets none (its plan does not win). Each kept copy
+    # visits at least one wrong place (a "go to", maybe an "open") before the walkthrough's own actions.
     assert 1 <= searches <= 2 and rows == 2 * (2 + searches)
+    # at most: 2 searches (two-object tasks) x max_wrong_guesses 2 x (go to + open) per copy
+    assert searches <= detour_steps <= searches * 2 * 2 * 2
     assert "'loss'" in proc.stdout
     path = saved_path(proc)
     assert path == tmp_path / "output" / "v1"

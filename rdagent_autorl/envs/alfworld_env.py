@@ -36,7 +36,7 @@ THINK_PREFIX = "think:"
 ChatMessages = list[dict[str, str]]
 Policy = Callable[[list[ChatMessages]], list[str]]  # chat prompts -> replies, one per prompt
 
-# No per-game text here (the goal is in the first observation): every game's prompt starts with the
+# No per-game text here (the goal is in the user messages): every game's prompt starts with the
 # same tokens, which a batched backend computes once.
 SYSTEM_TEMPLATE = """You are an agent in a household text game. Every message restates your task.
 Each turn you see what happened and the actions admissible now. Reply with one action on one line, \
