@@ -29,14 +29,59 @@ def test_evaluate_writes_samples_and_caches_by_content(tiny_model, math_task_dir
     assert first.ci_low <= first.score <= first.ci_high
     rows = [json.loads(line) for line in open(first.samples_path)]
     assert [r["id"] for r in rows] == [s.id for s in task.heldout()]
-    assert {"prompt", "completion", "extracted", "correct"} <= set(rows[0])
-    assert first.score == round(100 * sum(r["correct"] for r in rows) / 3, 2)
+    assert {"prompt", "completion", "extracted", "value", "correct"} <= set(rows[0])
+    assert all(r["correct"] == (r["value"] == 1.0) for r in rows)
+    assert first.score == round(100 * sum(r["value"] for r in rows) / 3, 2)
 
     copy = tmp_path / "copy"
     shutil.copytree(tiny_model, copy)  # new path and mtimes, same content
     again = evaluate(task, copy, config)
     assert again.cached and again.score == first.score
     assert not evaluate(task, copy, make_config(task, "hf", limit=2)).cached  # another eval config
+
+
+def test_graded_values_average_into_the_score_with_extra_metrics(tiny_model, math_task_dir, tmp_path):
+    """A task whose samples are worth fractions (a judge's tie, an F1): the score is the mean value x 100,
+    the interval is over the values, and per-sample metrics and aggregates are reported beside it."""
+    from dataclasses import replace
+
+    from rdagent_autorl.types import ScoredSample
+
+    def half_credit(samples, transcripts, judge):
+        return [ScoredSample(id=s.id, prompt=s.prompt, completion=t.completion, value=v, metrics={"recall": v / 2})
+                for s, t, v in zip(samples, transcripts, (0.5, 1.0, 0.0))]
+
+    task = replace(get_task(str(math_task_dir)), scorer=half_credit,
+                   aggregate=lambda samples, scored: {"best_value": max(s.value for s in scored)})
+    result = evaluate(task, tiny_model, make_config(task, "hf"), out_dir=tmp_path, use_cache=False)
+    assert (result.score, result.n, result.n_correct) == (50.0, 3, None)  # 0.5 is neither right nor wrong
+    assert result.ci_low < 50.0 < result.ci_high
+    assert result.metrics["recall"]["mean"] == 0.25 and result.metrics["recall"]["n"] == 3
+    assert result.metrics["best_value"] == {"value": 1.0}
+
+
+def test_the_cache_key_changes_with_the_task_version_its_protocol_files_and_the_judge(math_task_dir, monkeypatch):
+    from dataclasses import replace
+
+    from rdagent_autorl.settings import get_settings
+
+    task = get_task(str(math_task_dir))
+    key = make_config(task, "hf").digest()
+    assert make_config(get_task(str(math_task_dir)), "hf").digest() == key  # stable
+    assert make_config(replace(task, version=2), "hf").digest() != key
+    (math_task_dir / "task.yaml").write_text((math_task_dir / "task.yaml").read_text() + "max_new_tokens: 8\n")
+    changed = get_task(str(math_task_dir))  # same settings, but a protocol file (task.yaml) has new bytes
+    assert changed.budget == task.budget and make_config(changed, "hf").digest() != key
+
+    judged = replace(task, uses_judge=True)
+    monkeypatch.setenv("AUTORL_JUDGE_MODEL", "judge-a")
+    get_settings.cache_clear()
+    key_a = make_config(judged, "hf")
+    monkeypatch.setenv("AUTORL_JUDGE_MODEL", "judge-b")
+    get_settings.cache_clear()
+    key_b = make_config(judged, "hf")
+    get_settings.cache_clear()
+    assert "judge-a" in key_a.judge and key_a.digest() != key_b.digest() != key
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from rdagent_autorl.scoring.math_answer import gold_answer
-from rdagent_autorl.tasks.gsm8k_synthetic import EVAL_SEED, TRAIN_SEED, generate, synthetic_splits
+from rdagent_autorl.tasks.gsm8k_rule.synthetic import EVAL_SEED, TRAIN_SEED, generate, synthetic_splits
 
 _ANNOTATION = re.compile(r"<<([^=<>]+)=([^<>]+)>>(\d+)")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}

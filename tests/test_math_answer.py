@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from rdagent_autorl.scoring.math_answer import answers_match, extract_answer, gold_answer, score_math
-from rdagent_autorl.tasks.base import Sample
+from rdagent_autorl.types import Sample
 
 
 @pytest.mark.parametrize(

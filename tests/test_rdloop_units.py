@@ -14,8 +14,11 @@ def test_rendered_config_keeps_comments_and_runs_by_hand(tmp_path):
 
     files = render_template("grpo_rule", {"learning_rate": 2e-5, "use_lora": True, "reward": "math"}, tmp_path)
     assert set(files) == {"train.py", "common.py", "rewards.py"} and (tmp_path / "train.py").read_text() == files["train.py"]
-    line = next(l for l in files["train.py"].splitlines() if l.strip().startswith('"learning_rate"'))
-    assert line.strip().startswith('"learning_rate": 2e-05,  # RL drifts fast')
+    def config_line(text):
+        return next(line.strip() for line in text.splitlines() if line.strip().startswith('"learning_rate"'))
+
+    comment = config_line(template_info("grpo_rule").path.read_text()).split("#", 1)[1]
+    assert config_line(files["train.py"]) == f'"learning_rate": 2e-05,  #{comment}'  # the value replaced, its comment kept
     tree = ast.parse(files["train.py"])
     config = next(n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CONFIG")
     values = {ast.literal_eval(k): ast.literal_eval(v) for k, v in zip(config.keys, config.values)}
@@ -32,32 +35,51 @@ def test_unknown_config_keys_are_refused(tmp_path):
         render_template("sft", {"lr": 1}, tmp_path)
 
 
-def test_scripted_smoke_plan_is_valid_for_the_level_1_templates():
+@pytest.mark.parametrize("task_id", ["gsm8k-rule", "humaneval-rule", "alfworld-online"])
+def test_each_task_s_smoke_plan_fits_its_own_templates(task_id):
     from rdagent_autorl.rdloop.experiment import TrainingProposal
-    from rdagent_autorl.rdloop.scripted_driver import SMOKE_PLAN, scripted_answer
-    from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, check_overrides, template_info
+    from rdagent_autorl.run.templates import check_overrides, template_info
+    from rdagent_autorl.tasks import get_task
 
-    for entry in SMOKE_PLAN:
+    task = get_task(task_id)
+    for entry in task.require_smoke().plan:
         proposal = TrainingProposal(**entry)
-        assert proposal.template in TEMPLATES_BY_LEVEL[1]
+        assert proposal.template in task.templates
         assert check_overrides(template_info(proposal.template), proposal.config) is None
-    first = json.loads(scripted_answer("# Step: proposal", "Loop index: 2\nBest so far: none", SMOKE_PLAN))
+
+
+def test_scripted_answers_follow_the_plan_and_refuse_unknown_prompts():
+    from rdagent_autorl.rdloop.scripted_driver import scripted_answer
+    from rdagent_autorl.tasks import get_task
+
+    plan = list(get_task("gsm8k-rule").smoke.plan)
+    first = json.loads(scripted_answer("# Step: proposal", "Loop index: 2\nBest so far: none", plan))
     assert first["template"] == "grpo_rule" and first["init_from"] == "base"  # no checkpoint to start from yet
     with pytest.raises(ValueError, match="does not know this prompt"):
-        scripted_answer("hello", "", SMOKE_PLAN)
+        scripted_answer("hello", "", plan)
 
 
-def test_scripted_driver_follows_the_plan_of_the_task_level():
+@pytest.mark.parametrize("task_id, first_template", [("gsm8k-rule", "sft"), ("alfworld-online", "sft_trajectories")])
+def test_scripted_driver_proposes_from_the_plan_of_the_run_s_scenario(tmp_path, task_id, first_template):
+    """The plan comes from the scenario the loop is built on (the run context's task), not from prompt text."""
+    from rdagent_autorl.rdloop.conf import RunContext, set_run_context
     from rdagent_autorl.rdloop.experiment import TrainingProposal
-    from rdagent_autorl.rdloop.scripted_driver import ONLINE_SMOKE_PLAN, SMOKE_PLAN, plan_for
-    from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, check_overrides, template_info
+    from rdagent_autorl.rdloop.scenario import AutoRLScenario
+    from rdagent_autorl.rdloop.scripted_driver import ScriptedDriver
+    from rdagent_autorl.tasks import get_task
 
-    for entry in ONLINE_SMOKE_PLAN:
-        proposal = TrainingProposal(**entry)
-        assert proposal.template in TEMPLATES_BY_LEVEL[3]
-        assert check_overrides(template_info(proposal.template), proposal.config) is None
-    assert plan_for("# Step: proposal\n... the task `alfworld-online` (level 3: ALFWorld ...)") is ONLINE_SMOKE_PLAN
-    assert plan_for("# Step: proposal\n... the task `gsm8k-rule` (level 1: GSM8K ...)") is SMOKE_PLAN
+    task = get_task(task_id)
+    set_run_context(RunContext(task=task_id, task_id=task_id, level=task.level, run_dir=tmp_path, workspace=tmp_path,
+                               base_model=tmp_path, data_source="smoke", driver="scripted", deadline=1e12, timeout_s=60))
+    try:
+        scen = AutoRLScenario()
+        assert set(scen.templates) == set(task.templates)
+        answer = ScriptedDriver().answer("# Step: proposal\n" + scen.get_scenario_all_desc(),
+                                         "Loop index: 0\nBest so far: none")
+        proposal = TrainingProposal.model_validate_json(answer)
+        assert proposal.template == first_template and proposal.template in scen.templates
+    finally:
+        set_run_context(None)
 
 
 def test_static_checks_find_syntax_import_and_contract_problems(tmp_path):

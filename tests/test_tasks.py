@@ -7,6 +7,7 @@ import json
 import pytest
 
 from rdagent_autorl.tasks import TASK_IDS, TaskError, get_task
+from rdagent_autorl.tasks.spec import Transcript
 
 
 def test_six_benchmark_ids_are_reserved_and_three_are_available():
@@ -17,6 +18,33 @@ def test_six_benchmark_ids_are_reserved_and_three_are_available():
     assert [get_task(t).level for t in TASK_IDS] == [1, 1, 2, 3, 3, 3]
     with pytest.raises(TaskError, match="not yet available"):
         get_task("webshop-online").train()
+
+
+def test_every_id_resolves_to_a_task_of_that_id_that_declares_itself():
+    from rdagent_autorl.run.templates import template_info
+
+    for task_id in TASK_IDS:
+        task = get_task(task_id)
+        assert task.id == task_id
+        if not task.available:
+            continue
+        assert task.templates and all(template_info(name).name == name for name in task.templates)
+        assert task.version >= 1 and task.protocol_files and all(p.is_file() for p in task.protocol_files)
+        assert task.description != task.title  # its description.md is found in its own package
+        smoke = task.require_smoke()
+        assert smoke.data in [s.name for s in task.sources] and smoke.plan and smoke.example
+        assert {p["template"] for p in smoke.plan} <= set(task.templates)
+        assert {step.template for step in smoke.example} <= set(task.templates)
+
+
+def test_a_custom_task_names_its_templates_and_trains_on_its_own_reward(math_task_dir):
+    (math_task_dir / "task.yaml").write_text("id: mini\ntitle: Mini\nscorer: exact\ntemplates: [grpo_rule]\n")
+    task = get_task(str(math_task_dir))
+    assert task.templates == ("grpo_rule",) and task.reward == "exact"  # not the math reward
+    assert [p["template"] for p in task.require_smoke().plan] == ["grpo_rule"]
+    (math_task_dir / "task.yaml").write_text("id: mini\ntitle: Mini\nscorer: exact\ntemplates: [ppo]\n")
+    with pytest.raises(TaskError, match="unknown templates"):
+        get_task(str(math_task_dir))
 
 
 def test_unknown_task_lists_valid_ids():
@@ -73,16 +101,17 @@ def test_humaneval_split_is_first_82_visible_last_82_held_out():
 def test_humaneval_scorer_runs_the_tests():
     task = get_task("humaneval-rule")
     items = task.heldout()[:2]
-    scored = task.score(items, [items[0].answer, "    return None\n"])
-    assert [s.correct for s in scored] == [True, False]
+    scored = task.score(items, [Transcript(sample_id=x.id, completion=c) for x, c in zip(items, [items[0].answer, "    return None\n"])])
+    assert [(s.value, s.correct) for s in scored] == [(1.0, True), (0.0, False)]
 
 
 def test_custom_task_folder(math_task_dir):
     task = get_task(str(math_task_dir))
     assert (task.id, task.level, task.budget.max_new_tokens) == ("mini-math", 1, 8)
     assert len(task.train()) == 3 and len(task.heldout()) == 3
-    scored = task.score(task.heldout()[:2], ["#### 15", "The answer is 4."])
-    assert [s.correct for s in scored] == [True, True]
+    items = task.heldout()[:2]
+    scored = task.score(items, [Transcript(sample_id=x.id, completion=c) for x, c in zip(items, ["#### 15", "The answer is 4."])])
+    assert [s.value for s in scored] == [1.0, 1.0]
     assert task.prompt(task.train()[0])[0] == {"role": "system", "content": "Answer with the number only."}
 
 

@@ -1,25 +1,31 @@
-"""Score one checkpoint on a task's held-out split: generate, score, bootstrap a 95% interval.
+"""Score one checkpoint on a task's held-out split: the task's solver makes a transcript per sample,
+its scorer turns each into a value in [0, 1] (maybe with a judge), and the grade is the mean x 100
+with a 95% bootstrap interval, per group too, plus the task's extra metrics.
 
-Results are cached by content: the key combines the evaluation config with a hash of the model's
-files, so re-submitting the same weights (or re-computing a baseline) costs nothing.
+Results are cached by content: the key combines the evaluation config (which holds the task's version,
+a digest of its protocol files and the judge's identity) with a hash of the model's files, so
+re-submitting the same weights (or re-computing a baseline) costs nothing, and a changed prompt,
+environment, scorer or judge can never return a stale grade.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
+from rdagent_autorl.records import write_json_atomic
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks import TaskSpec
 
-# Bump when prompts, extraction or scoring change in a way that changes scores: old cache entries die.
-SCORING_VERSION = 1
+# Bump when the grading itself changes (how values become a score, the result's shape): old cache
+# entries die. A task's own protocol is keyed by its version and protocol digest instead.
+# 2: graded values (float per sample, mean x 100), extra metrics, task version/protocol/judge in the key.
+SCORING_VERSION = 2
 # Files besides the weights that change what a checkpoint generates.
 _GENERATION_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                      "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model")
@@ -31,6 +37,9 @@ class EvalConfig(BaseModel):
     backend: str
     limit: int | None = None
     max_new_tokens: int
+    task_version: int
+    protocol: str  # digest of the task's protocol files
+    judge: str = ""  # the judge's identity (backend, endpoint, model) for tasks scored by one
     scoring_version: int = SCORING_VERSION
 
     def digest(self) -> str:
@@ -42,9 +51,9 @@ class EvalResult(BaseModel):
     model: str
     data_source: str
     backend: str
-    score: float  # 0-100
+    score: float  # 0-100: the mean value x 100
     n: int
-    n_correct: int
+    n_correct: int | None = None  # tasks whose samples are right or wrong
     ci_low: float
     ci_high: float
     timing: dict[str, float]
@@ -53,6 +62,9 @@ class EvalResult(BaseModel):
     cached: bool = False
     # Per-group scores for tasks with `group_by` (ALFWorld: per task type): {group: {n, score, ci_low, ci_high}}.
     breakdown: dict[str, dict[str, float]] = {}
+    # Extra metrics next to the score: per-sample means {name: {mean, ci_low, ci_high, n}} and the task's
+    # aggregates {name: {value}} (e.g. a length-controlled win rate, which is not a plain mean).
+    metrics: dict[str, dict[str, float]] = {}
 
 
 def model_key(config: EvalConfig, model: Path) -> str:
@@ -77,14 +89,15 @@ def model_hash(model_dir: Path) -> str:
     return h.hexdigest()[:32]
 
 
-def bootstrap_ci(correct: list[bool], samples: int | None = None, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap of the accuracy, in points (0-100)."""
-    if not correct:
+def bootstrap_ci(values: list[float], samples: int | None = None, seed: int = 0, scale: float = 100.0
+                 ) -> tuple[float, float]:
+    """Percentile bootstrap of the mean value, x `scale` (default: points, 0-100)."""
+    if not values:
         return 0.0, 0.0
-    x = np.asarray(correct, dtype=float)
+    x = np.asarray(values, dtype=float)
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, len(x), size=(samples or get_settings().bootstrap_samples, len(x)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5]) * 100
+    low, high = np.percentile(means, [2.5, 97.5]) * scale
     return round(float(low), 2), round(float(high), 2)
 
 
@@ -92,20 +105,21 @@ def _cache_file(config: EvalConfig, mhash: str) -> Path:
     return get_settings().cache_path / "grades" / f"{config.task}-{config.digest()}-{mhash}.json"
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "auto", limit: int | None = None) -> EvalConfig:
+    judge = ""
+    if task.uses_judge:
+        from rdagent_autorl.generation.judge import judge_identity
+
+        judge = judge_identity()
     return EvalConfig(
         task=task.id,
         data_source=task.resolve_source(data_source),
         backend=backend or get_settings().backend,
         limit=limit if limit is not None else task.budget.eval_limit,
         max_new_tokens=task.budget.max_new_tokens,
+        task_version=task.version,
+        protocol=task.protocol_digest(),
+        judge=judge,
     )
 
 
@@ -113,21 +127,58 @@ def cached_result(config: EvalConfig, mhash: str) -> EvalResult | None:
     cache = _cache_file(config, mhash)
     if not cache.exists():
         return None
-    return EvalResult.model_validate({**json.loads(cache.read_text()), "cached": True})
+    try:
+        return EvalResult.model_validate({**json.loads(cache.read_text()), "cached": True})
+    except ValueError:  # a torn or foreign file: grade again rather than fail
+        return None
 
 
-def breakdown(task: TaskSpec, samples, correct: list[bool]) -> dict[str, dict[str, float]]:
+def _points(values: list[float]) -> float:
+    """The mean value in points, rounded as every published score is (100 * sum / n, 2 decimals)."""
+    return round(100 * sum(values) / len(values), 2) if values else 0.0
+
+
+def breakdown(task: TaskSpec, samples, values: list[float]) -> dict[str, dict[str, float]]:
     """Score and interval per value of the task's `group_by` meta key (empty when it has none)."""
     if not task.group_by:
         return {}
-    groups: dict[str, list[bool]] = {}
-    for sample, ok in zip(samples, correct):
-        groups.setdefault(str(sample.meta.get(task.group_by, "")), []).append(ok)
+    groups: dict[str, list[float]] = {}
+    for sample, value in zip(samples, values):
+        groups.setdefault(str(sample.meta.get(task.group_by, "")), []).append(value)
     result = {}
-    for name, oks in sorted(groups.items()):
-        low, high = bootstrap_ci(oks)
-        result[name] = {"n": len(oks), "score": round(100 * sum(oks) / len(oks), 2), "ci_low": low, "ci_high": high}
+    for name, vs in sorted(groups.items()):
+        low, high = bootstrap_ci(vs)
+        result[name] = {"n": len(vs), "score": _points(vs), "ci_low": low, "ci_high": high}
     return result
+
+
+def extra_metrics(task: TaskSpec, samples, scored) -> dict[str, dict[str, float]]:
+    """The per-sample metrics' means with their intervals (in the metric's own units), and the task's
+    aggregates."""
+    names = sorted({name for s in scored for name in s.metrics})
+    result = {}
+    for name in names:
+        vs = [s.metrics[name] for s in scored if name in s.metrics]
+        low, high = bootstrap_ci(vs, scale=1.0)
+        result[name] = {"mean": round(sum(vs) / len(vs), 4), "ci_low": low, "ci_high": high, "n": len(vs)}
+    if task.aggregate is not None:
+        result.update({name: {"value": round(float(v), 4)} for name, v in task.aggregate(samples, scored).items()})
+    return result
+
+
+def load_judge_once():
+    """The judge backend, loaded when a scorer first asks for it (most grades never do)."""
+    judge = None
+
+    def get():
+        nonlocal judge
+        if judge is None:
+            from rdagent_autorl.generation.judge import load_judge
+
+            judge = load_judge()
+        return judge
+
+    return get
 
 
 def evaluate(
@@ -148,15 +199,11 @@ def evaluate(
     t0 = time.perf_counter()
     samples = task.heldout(config.data_source)[: config.limit]
     options = {"device": device} if config.backend == "hf" else {}
-    generator = load_backend(config.backend, model_dir, **options)
+    policy = load_backend(config.backend, model_dir, **options)
     t1 = time.perf_counter()
-    if task.rollout is not None:  # online task: the checkpoint plays the held-out episodes
-        scored = task.rollout(samples, generator)
-        t2 = time.perf_counter()
-    else:
-        completions = generator.generate([task.prompt(s) for s in samples], config.max_new_tokens, task.stop)
-        t2 = time.perf_counter()
-        scored = task.score(samples, completions)
+    transcripts = task.solve(samples, policy)  # one generation each, or episodes played in the environment
+    t2 = time.perf_counter()
+    scored = task.score(samples, transcripts, load_judge_once())
     t3 = time.perf_counter()
 
     cache = _cache_file(config, mhash)
@@ -167,13 +214,14 @@ def evaluate(
         for s in scored:
             f.write(s.model_dump_json() + "\n")
 
-    correct = [s.correct for s in scored]
-    low, high = bootstrap_ci(correct)
+    values = [s.value for s in scored]
+    binary = all(s.correct is not None for s in scored)
+    low, high = bootstrap_ci(values)
     result = EvalResult(
         task=task.id, model=str(model_dir), data_source=config.data_source, backend=config.backend,
-        score=round(100 * sum(correct) / max(len(correct), 1), 2), n=len(correct), n_correct=sum(correct),
+        score=_points(values), n=len(values), n_correct=sum(bool(s.correct) for s in scored) if binary else None,
         ci_low=low, ci_high=high, samples_path=str(samples_path), model_hash=mhash,
-        breakdown=breakdown(task, samples, correct),
+        breakdown=breakdown(task, samples, values), metrics=extra_metrics(task, samples, scored),
         timing={"load_s": round(t1 - t0, 3), "generate_s": round(t2 - t1, 3), "score_s": round(t3 - t2, 3),
                 "total_s": round(t3 - t0, 3)},
     )

@@ -1,14 +1,13 @@
 """The grader's side of one run: its metadata, its submissions, and how a submission is scored.
 
 The HTTP layer (`service.py`) only translates between JSON and this class. Evaluations run in a
-worker subprocess (`python -m rdagent_autorl grade`), one at a time per device: a model that crashes
-or leaks GPU memory cannot take the service down, and `CUDA_VISIBLE_DEVICES` pins each evaluation
-to its GPU, which vLLM needs before it initialises.
+worker subprocess (`python -m rdagent_autorl.grading.worker`), one at a time per device: a model that
+crashes or leaks GPU memory cannot take the service down, and `CUDA_VISIBLE_DEVICES` pins each
+evaluation to its GPU, which vLLM needs before it initialises.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_key
+from rdagent_autorl.records import append_record, read_jsonl, write_json_atomic
 from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
@@ -65,15 +65,17 @@ class Submission(BaseModel):
     model_hash: str | None = None
     samples_path: str | None = None
     error: str | None = None
-    breakdown: dict[str, dict[str, float]] = Field(default_factory=dict)  # per task type, for tasks that have one
+    breakdown: dict[str, dict[str, float]] = Field(default_factory=dict)  # per group, for tasks that have one
+    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the task's extra metrics
 
 
-def append_durably(path: Path, line: str) -> None:
-    """Append one line and fsync it, so a kill at any moment loses no recorded line."""
-    with path.open("a") as f:
-        f.write(line.rstrip("\n") + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+class Refusal(BaseModel):
+    """A submission the grader refused (refusals.jsonl): never scored, never forgotten."""
+
+    time: float
+    model_path: str
+    status: int
+    reason: str
 
 
 class GradingRun:
@@ -118,9 +120,7 @@ class GradingRun:
         return self.workspace / "output"
 
     def save_meta(self) -> None:
-        from rdagent_autorl.grading.evaluate import write_json_atomic
-
-        write_json_atomic(self.workspace / RUN_META, self.meta.model_dump())
+        write_json_atomic(self.workspace / RUN_META, self.meta)
 
     # -- time and records -------------------------------------------------------------------------
     def time_info(self) -> dict:
@@ -129,17 +129,7 @@ class GradingRun:
                 "remaining_s": max(0.0, self.meta.start + self.meta.timeout_s - now)}
 
     def submissions(self) -> list[Submission]:
-        path = self.workspace / SCORES
-        if not path.exists():
-            return []
-        # A line cut by a crash mid-write is skipped, never fatal.
-        out = []
-        for line in path.read_text().splitlines():
-            try:
-                out.append(Submission.model_validate_json(line))
-            except ValueError:
-                continue
-        return out
+        return read_jsonl(self.workspace / SCORES, Submission)  # a line cut by a crash is skipped
 
     # -- validation -------------------------------------------------------------------------------
     def resolve_submission(self, raw: str) -> Path:
@@ -193,8 +183,8 @@ class GradingRun:
                 raise SubmissionError(409, "the run's time budget is over; submissions are closed")
             model_dir = self.resolve_submission(raw_path)
         except SubmissionError as exc:  # refused, but never forgotten: the report lists refusals
-            append_durably(self.workspace / REFUSALS, json.dumps(
-                {"time": received, "model_path": str(raw_path), "status": exc.status, "reason": exc.reason}))
+            append_record(self.workspace / REFUSALS,
+                          Refusal(time=received, model_path=str(raw_path), status=exc.status, reason=exc.reason))
             raise
         with self._store_lock:
             self._count += 1
@@ -225,9 +215,9 @@ class GradingRun:
                     "score": result.score, "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n,
                     "improvement": round(result.score - baseline.score, 2), "cached": result.cached,
                     "model_hash": result.model_hash, "samples_path": result.samples_path,
-                    "breakdown": result.breakdown,
+                    "breakdown": result.breakdown, "metrics": result.metrics,
                 })
-            append_durably(self.workspace / SCORES, record.model_dump_json())
+            append_record(self.workspace / SCORES, record)
             self.meta.last_submission = received
             self.save_meta()
         if error:
@@ -236,10 +226,10 @@ class GradingRun:
 
 
 def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path) -> EvalResult:
-    """Evaluate in a fresh process (`rdagent autorl grade`) and read its one-line JSON result.
+    """Evaluate in a fresh process (grading/worker.py) and read its one-line JSON result.
     The per-sample answers (held-out prompts and references) go to the grading cache, never into the
     agent's workspace."""
-    cmd = [sys.executable, "-m", "rdagent_autorl", "grade", "--task", meta.task, "--model", str(model_dir),
+    cmd = [sys.executable, "-m", "rdagent_autorl.grading.worker", "--task", meta.task, "--model", str(model_dir),
            "--backend", meta.backend, "--data", meta.data_source]
     if meta.limit is not None:
         cmd += ["--limit", str(meta.limit)]

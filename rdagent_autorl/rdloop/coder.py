@@ -49,7 +49,7 @@ def check_edit(edit: CodeEdit) -> str | None:
 
 def train_env(scen: AutoRLScenario, task: TrainingTask, output_dir: Path) -> dict[str, str]:
     """The script's environment: the workspace contract, starting from the proposal's model."""
-    env = agent_env(scen.ctx.workspace, scen.ctx.task_id, scen.ctx.grader_url)
+    env = agent_env(scen.ctx.workspace, scen.task, scen.ctx.grader_url)
     return {**env, "BASE_MODEL": str(task.init_model), "MODEL_PATH": str(task.init_model), "OUTPUT_DIR": str(output_dir)}
 
 

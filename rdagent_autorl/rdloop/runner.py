@@ -12,7 +12,7 @@ from rdagent.core.developer import Developer
 from rdagent.core.exception import RunnerError
 from rdagent.log import rdagent_logger as logger
 
-from rdagent_autorl.grading.run import append_durably
+from rdagent_autorl.records import append_durably
 from rdagent_autorl.rdloop.coder import train_env
 from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING
 from rdagent_autorl.rdloop.experiment import TrainingExperiment

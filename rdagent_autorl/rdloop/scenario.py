@@ -8,8 +8,8 @@ import time
 from rdagent.core.scenario import Scenario
 
 from rdagent_autorl.rdloop.conf import RunContext, run_context
-from rdagent_autorl.run.templates import TemplateInfo, templates_for_level
-from rdagent_autorl.tasks import get_task
+from rdagent_autorl.run.templates import TemplateInfo, templates_for
+from rdagent_autorl.tasks import TaskSpec, get_task
 
 
 def hardware() -> str:
@@ -32,14 +32,20 @@ class AutoRLScenario(Scenario):
     def __init__(self) -> None:
         super().__init__()
         self.ctx: RunContext = run_context()
-        task = get_task(self.ctx.task)
+        task = self.task
         self.task_id, self.level, self.title = task.id, task.level, task.title
         self.description = task.description
         self.metric = "score 0-100 on the held-out split (higher is better)"
         self.hardware = hardware()
-        self.templates: dict[str, TemplateInfo] = {t.name: t for t in templates_for_level(task.level)}
+        self.templates: dict[str, TemplateInfo] = {t.name: t for t in templates_for(task.templates)}
         self.baseline_score: float | None = None  # set by the session once the grader has scored the base model
         self.baseline_seconds: float = 60.0  # how long grading the base model took (set with the score)
+
+    @property
+    def task(self) -> TaskSpec:
+        """The task's declaration, looked up again rather than stored: the scenario is pickled with the
+        loop for --resume, and a declaration holds functions."""
+        return get_task(self.ctx.task)
 
     # -- the run's clock (one clock: the grader's deadline) ---------------------------------------
     def time_left_s(self) -> float:

@@ -1,5 +1,6 @@
-"""The training-script templates in `templates/`: which ones a task can use, what their CONFIG block
-holds, and how to write a copy with config overrides applied.
+"""The training-script templates in `templates/`: what their CONFIG block holds, and how to write a
+copy with config overrides applied. Which templates a task offers is the task's own declaration
+(`TaskSpec.templates`).
 
 A template is a plain script with one `CONFIG = {...}` literal (see templates/README.md). Overrides
 are written into that literal, in place, so the rendered script still reads top to bottom and runs
@@ -15,12 +16,8 @@ from typing import Any
 
 from rdagent_autorl.settings import get_settings
 
-# Which templates fit which task level (Level 1: static rule rewards; Level 3: closed-loop environments,
-# an SFT warm-up on expert trajectories collected in the engine, then GRPO on multi-turn rollouts).
-TEMPLATES_BY_LEVEL: dict[int, tuple[str, ...]] = {1: ("sft", "grpo_rule"), 3: ("sft_trajectories", "grpo_online")}
-# Imported by the templates; copied next to them. The Level 3 templates need only common.py: they play
-# the games through rdagent_autorl.envs.alfworld_env, the grader's own interface (as rewards.py uses the
-# grader's scoring code).
+# Imported by the templates; copied next to them. The online templates need only common.py: they play
+# through the task's environment interface, the grader's own (as rewards.py uses the grader's scoring code).
 SUPPORT_FILES = ("common.py", "rewards.py")
 ENTRY = "train.py"  # the name of the rendered script in a code folder
 
@@ -56,8 +53,12 @@ def template_info(name: str) -> TemplateInfo:
     return TemplateInfo(name=name, path=path, summary=doc, config=config)
 
 
-def templates_for_level(level: int) -> list[TemplateInfo]:
-    return [template_info(name) for name in TEMPLATES_BY_LEVEL.get(level, ())]
+def templates_for(task_templates: tuple[str, ...]) -> list[TemplateInfo]:
+    """The templates a task offers (its `templates`), read from templates/; a task that offers none
+    cannot be run by the loop, so that is an error here rather than a driver that can never answer."""
+    if not task_templates:
+        raise TemplateError("the task offers no training templates")
+    return [template_info(name) for name in task_templates]
 
 
 def check_overrides(info: TemplateInfo, overrides: dict[str, Any]) -> str | None:

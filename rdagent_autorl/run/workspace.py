@@ -67,10 +67,10 @@ def create_workspace(
     if not link.exists():
         link.symlink_to(Path(base_model).resolve(), target_is_directory=True)
     (ws / "description.md").write_text(task.description)
-    for name in task.exposed_files:
-        src = task.assets_dir / name
-        if src.exists() and name != "description.md":
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, ws / name)
+    if task.env_files:  # online tasks: a copy of the environment interface the grader plays with
+        (ws / "env").mkdir(exist_ok=True)
+        for name, src in task.env_files.items():
+            shutil.copy2(src, ws / "env" / name)
     if task.prepare_workspace:
         task.prepare_workspace(ws, source)
     (ws / "instructions.md").write_text(INSTRUCTIONS.format(
@@ -79,9 +79,11 @@ def create_workspace(
     return run
 
 
-def agent_env(workspace: Path, task_id: str, grader_url: str) -> dict[str, str]:
-    """The documented environment of an agent process."""
+def agent_env(workspace: Path, task: TaskSpec, grader_url: str) -> dict[str, str]:
+    """The documented environment of an agent process. TASK_REWARD names the rule reward the task's
+    GRPO template trains on (templates/rewards.py); empty for tasks whose reward is the environment's."""
     ws = Path(workspace)
-    return {"TASK": task_id, "BASE_MODEL": str(ws / "base_model"), "MODEL_PATH": str(ws / "base_model"),
+    return {"TASK": task.id, "TASK_REWARD": task.reward or "", "BASE_MODEL": str(ws / "base_model"),
+            "MODEL_PATH": str(ws / "base_model"),
             "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(ws / "output"),
             "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}

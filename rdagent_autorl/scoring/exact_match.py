@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rdagent_autorl.tasks.base import Sample, ScoredSample
+from rdagent_autorl.types import Sample, ScoredSample
 
 _ANSWER_MARK = re.compile(r"(?:final answer|answer)\s*[:：]\s*(.+)", re.IGNORECASE)
 
@@ -28,5 +28,5 @@ def score_exact(samples: Sequence[Sample], completions: Sequence[str]) -> list[S
     for sample, completion in zip(samples, completions):
         extracted = extract_final_line(completion)
         correct = extracted is not None and normalize(extracted) == normalize(sample.answer)
-        out.append(ScoredSample(id=sample.id, prompt=sample.prompt, completion=completion, extracted=extracted, correct=correct))
+        out.append(ScoredSample.graded(correct, id=sample.id, prompt=sample.prompt, completion=completion, extracted=extracted))
     return out

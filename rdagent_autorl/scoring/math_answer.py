@@ -26,7 +26,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Sequence
 
-from rdagent_autorl.tasks.base import Sample, ScoredSample
+from rdagent_autorl.types import Sample, ScoredSample
 
 # Longer strings skip math-verify: without its signal-based timeout, sympy parsing of a huge or
 # adversarial string could hang a grader thread. Real answers are a few characters long.
@@ -186,12 +186,12 @@ def score_math(samples: Sequence[Sample], completions: Sequence[str]) -> list[Sc
         extracted = extract_answer(completion)
         gold = gold_answer(sample.answer)
         scored.append(
-            ScoredSample(
+            ScoredSample.graded(
+                answers_match(extracted, gold),
                 id=sample.id,
                 prompt=sample.prompt,
                 completion=completion,
                 extracted=extracted,
-                correct=answers_match(extracted, gold),
                 detail=f"gold={gold}",
             )
         )

@@ -1,6 +1,8 @@
 """The task registry: the six benchmark ids, and custom task folders.
 
-Task modules are imported only when a task is asked for, so listing tasks stays fast.
+Each benchmark task is a package here (`rdagent_autorl/tasks/<id with underscores>/`) whose `TASK`
+declares everything about it (see spec.py). Packages are imported only when a task is asked for, so
+listing tasks stays fast.
 """
 
 from __future__ import annotations
@@ -8,9 +10,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from rdagent_autorl.tasks.base import LEVELS, Sample, ScoredSample, TaskError, TaskSpec, reserved
+from rdagent_autorl.tasks.spec import LEVELS, TaskSpec, reserved
+from rdagent_autorl.types import Sample, ScoredSample, TaskError
 
-# id -> module declaring `TASK`, or a reserved spec for ids whose implementation has not landed yet.
+# id -> the package declaring `TASK`, or a reserved spec for ids whose implementation has not landed yet.
 _REGISTRY: dict[str, str | TaskSpec] = {
     "gsm8k-rule": "rdagent_autorl.tasks.gsm8k_rule",
     "humaneval-rule": "rdagent_autorl.tasks.humaneval_rule",

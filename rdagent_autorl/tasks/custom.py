@@ -3,7 +3,7 @@
 The folder is auto-discovered like the upstream benchmark's task folders:
 
     my-task/
-      task.yaml        # id, title, scorer: math|exact, optional prompt settings
+      task.yaml        # id, title, scorer: math|exact, optional prompt settings and templates
       train.jsonl      # {"question": ..., "answer": ...} per line, visible to agents
       eval.jsonl       # same format, held out: only the grader reads it
       description.md   # optional, shown to agents
@@ -18,7 +18,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rdagent_autorl.tasks.base import Budget, DataSource, Sample, TaskError, TaskSpec
+from rdagent_autorl.tasks.spec import Budget, DataSource, ExampleStep, Smoke, TaskSpec, completion_scorer
+from rdagent_autorl.types import Sample, TaskError
 
 
 class CustomTaskConfig(BaseModel):
@@ -35,6 +36,10 @@ class CustomTaskConfig(BaseModel):
     default_model: str = ""
     max_new_tokens: int = Field(default=256, ge=1)
     time_budget_s: int = Field(default=3600, ge=60)
+    version: int = Field(default=1, ge=1)  # bump when the prompt or the data's meaning changes
+    # Training templates offered (names in templates/); they must fit question/answer rows.
+    templates: list[str] = Field(default_factory=lambda: ["sft", "grpo_rule"], min_length=1)
+    smoke_time_s: int = Field(default=600, ge=60)
 
 
 def _read_jsonl(path: Path, task_id: str) -> list[Sample]:
@@ -62,9 +67,14 @@ def load_custom_task(folder: Path) -> TaskSpec:
         raise TaskError(f"{spec_file} is not a valid task description:\n{exc}") from exc
 
     if cfg.scorer == "math":
-        from rdagent_autorl.scoring.math_answer import score_math as scorer
+        from rdagent_autorl.scoring import math_answer as scoring
+
+        rule = scoring.score_math
     else:
-        from rdagent_autorl.scoring.exact_match import score_exact as scorer
+        from rdagent_autorl.scoring import exact_match as scoring
+
+        rule = scoring.score_exact
+    _check_templates(cfg, spec_file)
 
     def to_prompt(sample: Sample):
         if cfg.prompt_style == "completion":
@@ -80,9 +90,31 @@ def load_custom_task(folder: Path) -> TaskSpec:
         sources=(DataSource("folder", str(folder)),),
         load_train=lambda _: _read_jsonl(folder / cfg.train_file, cfg.id),
         load_eval=lambda _: _read_jsonl(folder / cfg.eval_file, cfg.id),
-        scorer=scorer,
+        scorer=completion_scorer(rule),
         to_prompt=to_prompt,
         budget=Budget(time_s=cfg.time_budget_s, max_new_tokens=cfg.max_new_tokens),
-        exposed_files=("description.md",) if (folder / "description.md").exists() else (),
+        version=cfg.version,
+        templates=tuple(cfg.templates),
+        reward=cfg.scorer,  # the GRPO reward of the same name checks answers as the scorer does
+        smoke=Smoke(data="folder", time_s=cfg.smoke_time_s, plan=_smoke_plan(cfg.templates),
+                    example=(ExampleStep(cfg.templates[-1], "v1"),)),
+        protocol_files=(spec_file, Path(scoring.__file__)),
         assets=folder,
     )
+
+
+def _check_templates(cfg: CustomTaskConfig, spec_file: Path) -> None:
+    from rdagent_autorl.settings import get_settings
+
+    missing = [t for t in cfg.templates if not (get_settings().templates_dir / f"{t}.py").exists()]
+    if missing:
+        raise TaskError(f"{spec_file}: unknown templates {missing}; see templates/README.md for the ones there are")
+
+
+def _smoke_plan(templates: list[str]) -> tuple[dict, ...]:
+    """The scripted driver's plan for a custom task: each offered template once with its defaults, the
+    first from the base model, the others from the best checkpoint so far."""
+    return tuple({"hypothesis": f"Training with the {name} template improves the held-out score.",
+                  "method": name, "template": name, "init_from": "base" if i == 0 else "best", "config": {},
+                  "rationale": "a custom task's smoke plan: each offered template once", "expected_gain": "unknown"}
+                 for i, name in enumerate(templates))

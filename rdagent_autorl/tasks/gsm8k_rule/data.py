@@ -1,13 +1,12 @@
-"""gsm8k-rule: grade-school math with a rule-based reward (final-answer match via math-verify).
+"""gsm8k-rule's data: the sources `auto` tries (local copy, hub) and the offline synthetic levels.
 
-Data sources, in the order `auto` tries them:
 - `local`: a copy of openai/gsm8k at AUTORL_GSM8K_PATH (a `save_to_disk` folder, the hub's parquet
   layout, or train/test JSONL files);
 - `hub`: `openai/gsm8k` (config `main`) through `datasets`, following the usual HF cache/offline rules;
 - `synthetic`: never chosen by `auto`, because its scores are not GSM8K scores. Seeded, generated
-  problems in GSM8K's format for offline runs and tests (see `gsm8k_synthetic`): 1- and 2-step.
-- `smoke`: the easiest synthetic level, for `rdagent autorl --smoke`: one-step problems in which no
-  number exceeds 20, small enough for the tiny model to learn some of in a few CPU minutes.
+  problems in GSM8K's format for offline runs and tests (see `synthetic.py`): 1- and 2-step.
+- `smoke`: the easiest synthetic level, for `--smoke`: one-step problems in which no number exceeds
+  20, small enough for the tiny model to learn some of in a few CPU minutes.
 Train is visible to agents; test is the held-out evaluation.
 """
 
@@ -18,21 +17,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdagent_autorl.settings import get_settings
-from rdagent_autorl.tasks.base import Budget, DataSource, Sample, TaskError, TaskSpec
+from rdagent_autorl.types import Sample, TaskError
 
 HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
-SYSTEM_PROMPT = (
-    "Solve the grade-school math problem. Reason step by step, "
-    "then give the final answer on its own line as '#### <number>'."
-)
-# Synthetic data (documented in scenarios/gsm8k-rule/description.md): `synthetic` is half one-step,
-# half two-step problems; `smoke` is one-step problems with every number <= SMOKE_MAX_NUMBER.
+# Synthetic data (documented in description.md): `synthetic` is half one-step, half two-step problems;
+# `smoke` is one-step problems with every number <= SMOKE_MAX_NUMBER.
 SYNTHETIC_DIFFICULTIES = (1, 2)
 SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL = 500, 100
 SMOKE_MAX_NUMBER, SMOKE_TRAIN, SMOKE_EVAL = 20, 1000, 200
 
 
-def _local_check() -> tuple[bool, str]:
+def local_check() -> tuple[bool, str]:
     path = get_settings().gsm8k_path
     if path is None:
         return False, "AUTORL_GSM8K_PATH is not set"
@@ -43,7 +38,7 @@ def _hub_offline() -> bool:
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
 
 
-def _hub_check() -> tuple[bool, str]:
+def hub_check() -> tuple[bool, str]:
     # Cheap and offline: look for the dataset in the caches instead of asking the hub.
     from huggingface_hub.constants import HF_HUB_CACHE
 
@@ -55,7 +50,7 @@ def _hub_check() -> tuple[bool, str]:
 
 @lru_cache(maxsize=2)
 def _synthetic(source: str) -> tuple[list[dict], list[dict]]:
-    from rdagent_autorl.tasks.gsm8k_synthetic import synthetic_splits
+    from rdagent_autorl.tasks.gsm8k_rule.synthetic import synthetic_splits
 
     if source == "smoke":
         return synthetic_splits(SMOKE_TRAIN, SMOKE_EVAL, difficulty=1, max_number=SMOKE_MAX_NUMBER)
@@ -87,7 +82,7 @@ def _records(split: str, source: str) -> list[dict]:
     return [{"question": r["question"], "answer": r["answer"]} for r in ds]
 
 
-def _loader(split: str):
+def loader(split: str):
     def load(source: str) -> list[Sample]:
         return [
             Sample(id=f"gsm8k-{source}-{split}-{i}", prompt=r["question"], answer=r["answer"])
@@ -95,33 +90,3 @@ def _loader(split: str):
         ]
 
     return load
-
-
-def _score(samples, completions):
-    from rdagent_autorl.scoring.math_answer import score_math
-
-    return score_math(samples, completions)
-
-
-def _prompt(sample: Sample):
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": sample.prompt}]
-
-
-TASK = TaskSpec(
-    id="gsm8k-rule",
-    level=1,
-    title="GSM8K math word problems, rule-based final-answer reward",
-    default_model="Qwen/Qwen2.5-0.5B-Instruct",
-    sources=(
-        DataSource("local", "openai/gsm8k copy at AUTORL_GSM8K_PATH", _local_check),
-        DataSource("hub", f"{HUB_ID} through datasets", _hub_check),
-        DataSource("synthetic", "seeded synthetic GSM8K-format problems, 1-2 steps (offline)", auto=False),
-        DataSource("smoke", f"easiest synthetic level: 1 step, numbers <= {SMOKE_MAX_NUMBER} (--smoke)", auto=False),
-    ),
-    load_train=_loader("train"),
-    load_eval=_loader("test"),
-    scorer=_score,
-    to_prompt=_prompt,
-    budget=Budget(time_s=2 * 3600, max_new_tokens=512),
-    exposed_files=("description.md",),
-)

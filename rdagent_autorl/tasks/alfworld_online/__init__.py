@@ -1,7 +1,7 @@
 """alfworld-online: household text games on the real ALFWorld engine, closed-loop online RL (Level 3).
 
 A sample is one game. The grader plays each held-out game with the submitted checkpoint (the shared
-protocol of `rdagent_autorl/envs/alfworld_env.py`: chat prompts, one action per turn, at most 50
+protocol of `env.py` on `rdagent_autorl/envs/protocol.py`: chat prompts, one action per turn, at most 50
 steps, every game in flight decoded in one batch) and scores the success rate, with a per-task-type
 breakdown and a 95% interval.
 
@@ -10,7 +10,7 @@ Data sources, in the order `auto` tries them:
   or ~/.cache/alfworld: training games from `json_2.1.1/train`, evaluation on `json_2.1.1/valid_unseen`
   (134 games);
 - `generated`: never chosen by `auto` (its scores are not ALFWorld scores). Seeded games in the
-  official format built by `rdagent_autorl/envs/alfworld_gen.py` with ALFWorld's own tooling, all six
+  official format built by `gen.py` with ALFWorld's own tooling, all six
   task types, rooms close to ALFWorld's in size, disjoint train and evaluation games;
 - `smoke`: the generator's small rooms (3-5 receptacles, short solutions), for CPU smoke runs.
 
@@ -21,22 +21,26 @@ task type, goal and the planner's walkthrough), `data/games` (the training games
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from rdagent_autorl.envs.alfworld_env import ACTION_MAX_TOKENS
+from rdagent_autorl.envs import protocol
 from rdagent_autorl.settings import get_settings
-from rdagent_autorl.tasks.base import Budget, DataSource, Sample, ScoredSample, TaskError, TaskSpec
+from rdagent_autorl.tasks.alfworld_online import recipes
+from rdagent_autorl.tasks.alfworld_online.env import ACTION_MAX_TOKENS, ACTION_STOP, AlfworldEnv
+from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec, Transcript
+from rdagent_autorl.types import Sample, ScoredSample, TaskError
 
 OFFICIAL_SPLITS = {"train": "json_2.1.1/train", "eval": "json_2.1.1/valid_unseen"}
 # Generated sources: (generator level, training games, evaluation games).
 GENERATED = {"generated": ("standard", 600, 134), "smoke": ("smoke", 120, 30)}
 GAMES_LINK = "games"  # data/games -> the training games' folder, in every workspace
 PROMPT_TOKENS_PER_GAME = 8192  # prefix-cache room per game in flight: a 50-turn episode, whole
-ENV_MODULE = Path(__file__).resolve().parent.parent / "envs" / "alfworld_env.py"
+HERE = Path(__file__).resolve().parent
+# The environment interface the grader plays with; workspaces get a copy in env/ (run/workspace.py):
+# the ALFWorld module and the protocol it imports from beside it when the package is not installed.
+ENV_FILES = {"alfworld_env.py": HERE / "env.py", "protocol.py": Path(protocol.__file__)}
 
 
 def official_root() -> Path:
@@ -69,7 +73,7 @@ def _games(split: str, source: str):
     ok, why = _engine_check()
     if not ok:
         raise TaskError(why)
-    from rdagent_autorl.envs.alfworld_gen import generated_split, load_games
+    from rdagent_autorl.tasks.alfworld_online.gen import generated_split, load_games
 
     if source == "official":
         games = load_games(official_root() / OFFICIAL_SPLITS[split])
@@ -100,51 +104,59 @@ def _loader(split: str):
     return load
 
 
-def play_and_score(samples, generator) -> list[ScoredSample]:
-    """The grader's rollout: every held-out game played once, greedily, by the generation backend."""
-    from rdagent_autorl.envs.alfworld_env import ACTION_STOP, play
-
-    def policy(prompts):
-        return generator.generate(prompts, ACTION_MAX_TOKENS, ACTION_STOP)
-
-    batch = get_settings().rollout_batch_size if generator.name == "hf" else len(samples)
-    # Each game's prompt extends its previous one: the hf backend keeps the games' keys and values
-    # between rounds (vLLM does this by itself), so a round prefills only the new turn.
-    caching = getattr(generator, "prefix_cache", None)
-    with caching(batch * PROMPT_TOKENS_PER_GAME) if caching else contextlib.nullcontext():
-        episodes = play([s.meta["game"] for s in samples], policy, batch_size=batch)
-    return [ScoredSample(id=s.id, prompt=s.prompt, completion="\n".join(e.actions),
-                         extracted=f"{e.steps} steps", correct=e.won,
-                         detail=f"{e.task_type}: {'won' if e.won else 'not won'} after {e.steps} steps")
+def play_games(task, samples, backend) -> list[Transcript]:
+    """The solver: every held-out game played once, greedily, by the policy backend, all games in flight
+    decoded together. Each game's prompt extends its previous one, so the backend keeps the games' keys
+    and values between rounds (its prefix-cache session) and a round prefills only the new turn."""
+    episodes = protocol.play_with_backend(AlfworldEnv, [s.meta["game"] for s in samples], backend,
+                                          max_new_tokens=ACTION_MAX_TOKENS, stop=ACTION_STOP,
+                                          tokens_per_episode=PROMPT_TOKENS_PER_GAME)
+    return [Transcript(sample_id=s.id, completion="\n".join(e.actions), messages=e.prompt(),
+                       outcome={"won": e.won, "steps": e.steps, "task_type": e.task_type})
             for s, e in zip(samples, episodes)]
 
 
+def score_episodes(samples, transcripts, judge) -> list[ScoredSample]:
+    """Success is the value (1 for a won game); the steps taken are reported beside it."""
+    return [ScoredSample.graded(t.outcome["won"], id=s.id, prompt=s.prompt, completion=t.completion,
+                                extracted=f"{t.outcome['steps']} steps", metrics={"steps": float(t.outcome["steps"])},
+                                detail=f"{t.outcome['task_type']}: {'won' if t.outcome['won'] else 'not won'} "
+                                       f"after {t.outcome['steps']} steps")
+            for s, t in zip(samples, transcripts)]
+
+
 def prepare_workspace(workspace: Path, source: str) -> None:
-    """data/games -> the training games (read-only, linked not copied: the official set is large) and
-    env/alfworld_env.py, a copy of the interface the grader plays with."""
+    """data/games -> the training games (read-only, linked not copied: the official set is large)."""
     link = workspace / "data" / GAMES_LINK
     if not link.exists():
         link.symlink_to(split_root("train", source).resolve(), target_is_directory=True)
-    (workspace / "env").mkdir(exist_ok=True)
-    shutil.copy2(ENV_MODULE, workspace / "env" / ENV_MODULE.name)
 
 
 TASK = TaskSpec(
     id="alfworld-online",
     level=3,
     title="ALFWorld household text games, online RL with environment rollouts (success rate)",
+    # 3: the prompt became the whole episode with one system message for every game (2), then the task is
+    # restated in every turn (3); grades cached under an earlier protocol must never be reused.
+    version=3,
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("official", "ALFWorld json_2.1.1 train / valid_unseen games", _official_check),
-        DataSource("generated", "seeded games in ALFWorld's format, all six task types (offline)", _engine_check, auto=False),
+        DataSource("generated", "seeded games in ALFWorld's format, all six task types (offline)", _engine_check,
+                   auto=False),
         DataSource("smoke", "generated games in small rooms, for CPU smoke runs (--smoke)", _engine_check, auto=False),
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),
-    rollout=play_and_score,
+    solver=play_games,
+    scorer=score_episodes,
     group_by="task_type",
     prepare_workspace=prepare_workspace,
+    budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
     # smoke: the scripted plan's SFT warm-up alone takes ~14 min on 2 CPU cores, then GRPO and three gradings
-    budget=Budget(time_s=4 * 3600, smoke_time_s=2700, max_new_tokens=ACTION_MAX_TOKENS),
-    exposed_files=("description.md",),
+    smoke=Smoke(data="smoke", time_s=2700, plan=recipes.PLAN, example=recipes.EXAMPLE),
+    templates=("sft_trajectories", "grpo_online"),
+    protocol_files=tuple(ENV_FILES.values()),
+    env_files=ENV_FILES,
+    assets=HERE,
 )

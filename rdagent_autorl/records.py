@@ -1,0 +1,60 @@
+"""Durable run records on disk: append-only JSONL logs and atomically replaced JSON files.
+
+Every recorded file of a run (scores.jsonl, refusals.jsonl, failures.jsonl, revisions.jsonl,
+record.json, run_meta.json) is written and read through these functions, so a process killed at any
+moment leaves nothing that stops the next reader: an append is fsynced line by line, a JSON file is
+written aside and renamed, and a reader skips a torn last line instead of failing on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def append_durably(path: Path, line: str) -> None:
+    """Append one line and fsync it, so a kill at any moment loses no recorded line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(line.rstrip("\n") + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def append_record(path: Path, record: BaseModel) -> None:
+    append_durably(path, record.model_dump_json())
+
+
+def write_json_atomic(path: Path, data: dict | BaseModel) -> None:
+    """Replace `path` with `data` as JSON; readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path, model: type[M]) -> list[M]:
+    """The records of a JSONL log as `model`s. A line that is not a valid record (the torn last line of
+    a crashed writer, a hand edit) is skipped, never fatal; a missing file is an empty log."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(model.model_validate_json(line))
+        except (ValidationError, ValueError):
+            continue
+    return records
+
+
+def read_json(path: Path, model: type[M]) -> M:
+    return model.model_validate_json(path.read_text())
