@@ -31,6 +31,14 @@ class AutoRLSettings(BaseSettings):
     openai_model: str = Field(default="", description="Model name sent to the openai backend; default: --model.")
     openai_api_key: str = Field(default="EMPTY", repr=False, description="Key for backend=openai (not the driver's).")
 
+    # The judge: a generation backend of its own for scorers that ask a model (never the policy's endpoint).
+    judge_backend: BackendName = Field(default="openai", description="Generation backend of the judge.")
+    judge_base_url: str = Field(default="https://api.openai.com/v1", description="Endpoint of an openai judge.")
+    judge_model: str = Field(default="", description="Judge model: served name (openai) or checkpoint folder; '' = none.")
+    judge_api_key: str = Field(default="", repr=False, description="Key of the judge's endpoint ('' sends none).")
+    judge_max_tokens: int = Field(default=512, ge=1, description="Most tokens of one judge reply.")
+    judge_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Judge sampling temperature (openai).")
+
     grader_host: str = Field(default="127.0.0.1", description="Address the grading service binds to.")
     grader_port: int = Field(default=8765, ge=0, le=65535, description="Port of the grading service.")
 

@@ -1,10 +1,15 @@
-"""The hf generation backend on the tiny model, and the helpers every backend shares."""
+"""The hf generation backend on the tiny model, the helpers every backend shares, and what every
+backend tells a solver (preferred batch size, prefix-cache session, model identity)."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 
-from rdagent_autorl.generation import cut_at_stop, load_backend, render_prompt
+from rdagent_autorl.generation import load_backend, model_identity
+from rdagent_autorl.generation.text import cut_at_stop, render_prompt
 
 
 def test_cut_at_stop_takes_the_earliest_stop():
@@ -70,3 +75,47 @@ def test_shared_system_prompt_is_computed_once_and_changes_nothing(hf, monkeypat
     used.clear()
     assert hf.generate(prompts, max_new_tokens=10) == shared and all(cache is None for cache in used)
     assert [hf.generate([p], max_new_tokens=10)[0] for p in prompts] == shared
+
+
+def test_every_backend_offers_what_a_solver_asks_for():
+    """The GenerationBackend protocol's members, on each class (vLLM's too, without importing vLLM)."""
+    from rdagent_autorl.generation.hf import HFBackend
+    from rdagent_autorl.generation.openai_backend import OpenAIBackend
+    from rdagent_autorl.generation.vllm_backend import VLLMBackend
+
+    for cls in (HFBackend, VLLMBackend, OpenAIBackend):
+        assert all(callable(getattr(cls, m, None)) for m in ("generate", "prefix_cache_session", "identity")), cls
+    assert VLLMBackend.preferred_batch_size is None and OpenAIBackend.preferred_batch_size is None
+    with VLLMBackend.prefix_cache_session(object.__new__(VLLMBackend), 10_000) as same:  # a no-op: vLLM caches itself
+        assert isinstance(same, VLLMBackend)
+
+
+def test_hf_prefers_the_rollout_batch_size(tiny_model, monkeypatch):
+    from rdagent_autorl.settings import get_settings
+
+    monkeypatch.setenv("AUTORL_ROLLOUT_BATCH_SIZE", "7")
+    get_settings.cache_clear()
+    assert load_backend("hf", tiny_model, device="cpu").preferred_batch_size == 7
+    assert load_backend("hf", tiny_model, device="cpu", preferred_batch_size=3).preferred_batch_size == 3
+
+
+def test_checkpoint_identity_follows_content(hf, tiny_model, tmp_path):
+    identity = hf.identity()
+    assert identity.startswith("sha256:") and identity == model_identity("hf", tiny_model) == model_identity("vllm", tiny_model)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model, copy)
+    assert model_identity("hf", copy) == identity  # content, not the path
+    config = (copy / "generation_config.json").read_text()
+    (copy / "generation_config.json").write_text(json.dumps({**json.loads(config), "max_new_tokens": 3}))
+    assert model_identity("hf", copy) != identity  # it decides what the checkpoint generates: part of it
+    (copy / "generation_config.json").write_text(config)
+    assert model_identity("hf", copy) == identity
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    assert model_identity("hf", copy) != identity
+    with pytest.raises(FileNotFoundError, match="no weight files"):
+        model_identity("hf", tmp_path)
+    with pytest.raises(ValueError, match="choose from"):
+        model_identity("tgi", copy)
+

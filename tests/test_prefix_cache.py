@@ -124,11 +124,13 @@ def test_eviction_keeps_the_store_under_its_budget(on, off):
     stored_kv_matches_a_full_prefill(on)
 
 
-def test_context_manager_turns_the_cache_on_and_clears_it(tiny_model):
+@pytest.mark.parametrize("method", ["prefix_cache", "prefix_cache_session"])  # its own name, and the protocol's
+def test_context_manager_turns_the_cache_on_and_clears_it(tiny_model, method):
     backend = HFBackend(tiny_model, device="cpu", batch_size=4)
+    session = getattr(backend, method)
     backend.generate([chat(0), transcript(0)], max_new_tokens=2)
     assert backend.prefix_cache_tokens == 0 and not backend._prefix_store  # off: nothing stored
-    with backend.prefix_cache(5000) as cached:
+    with session(5000) as cached:
         assert cached is backend and backend.prefix_cache_tokens == 5000
         backend.generate([chat(0), transcript(0)], max_new_tokens=2)
         assert len(backend._prefix_store) == 2
@@ -136,7 +138,7 @@ def test_context_manager_turns_the_cache_on_and_clears_it(tiny_model):
 
     backend.prefix_cache_tokens = 700
     with pytest.raises(RuntimeError):
-        with backend.prefix_cache(5000):
+        with session(5000):
             backend.generate([chat(1)], max_new_tokens=2)
             raise RuntimeError("the rollout failed")
     assert backend.prefix_cache_tokens == 700 and not backend._prefix_store

@@ -38,3 +38,14 @@ def test_invalid_setting_is_rejected(monkeypatch):
     monkeypatch.setenv("AUTORL_BACKEND", "tgi")
     with pytest.raises(ValidationError, match="backend"):
         AutoRLSettings()
+
+
+def test_no_judge_by_default_and_its_key_stays_out_of_repr(monkeypatch):
+    for name in ("JUDGE_BACKEND", "JUDGE_BASE_URL", "JUDGE_MODEL", "JUDGE_API_KEY"):
+        monkeypatch.delenv(f"AUTORL_{name}", raising=False)
+    s = AutoRLSettings(_env_file=None)
+    assert (s.judge_backend, s.judge_model, s.judge_api_key, s.judge_temperature) == ("openai", "", "", 0.0)
+    monkeypatch.setenv("AUTORL_JUDGE_API_KEY", "sk-secret-judge")
+    monkeypatch.setenv("AUTORL_OPENAI_API_KEY", "sk-secret-policy")
+    s = AutoRLSettings(_env_file=None)
+    assert s.judge_api_key == "sk-secret-judge" and "sk-secret" not in repr(s)

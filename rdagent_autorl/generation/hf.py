@@ -4,7 +4,7 @@ Throughput comes from batching and from keeping padding small: prompts are sorte
 batch holds prompts of similar size, and a batch stops as soon as every sequence in it is finished
 (EOS or a stop string). `benchmarks/grading_throughput.py` measures this against a sequential loop.
 
-Prefix caching across calls (`prefix_cache_tokens=N`, or `with backend.prefix_cache(N):`) is vLLM's
+Prefix caching across calls (`prefix_cache_tokens=N`, or `with backend.prefix_cache_session(N):`) is vLLM's
 `enable_prefix_caching` idea: a multi-turn rollout sends each game's previous prompt plus a reply and
 an observation, so prompts' keys and values are kept and only the new tail is prefilled. The stored
 KV belongs to the weights it came from: scope it to rollouts of a fixed model, not across updates.
@@ -16,12 +16,13 @@ import os
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ContextManager, Iterator, Sequence
 
 import numpy as np
 
-from rdagent_autorl.generation import cut_at_stop, render_prompt
-from rdagent_autorl.tasks.base import Prompt
+from rdagent_autorl.generation.identity import checkpoint_identity
+from rdagent_autorl.generation.text import cut_at_stop, render_prompt
+from rdagent_autorl.types import Prompt
 
 
 # Below this many shared tokens, a separate prefix pass costs more than it saves.
@@ -32,14 +33,18 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model_path: str | Path, device: str | None = None, batch_size: int | None = None, dtype=None,
-                 prefix_cache_tokens: int = 0):
+                 prefix_cache_tokens: int = 0, preferred_batch_size: int | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from rdagent_autorl.settings import get_settings
 
+        self.model_path = Path(model_path)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.batch_size = batch_size or get_settings().hf_batch_size
+        self.batch_size = batch_size or get_settings().hf_batch_size  # prompts per forward batch
+        # Prompts per generate() call a solver should send (games played at once, AUTORL_ROLLOUT_BATCH_SIZE):
+        # a call's prompts are padded and decoded together here, so this bounds memory and padding.
+        self.preferred_batch_size = preferred_batch_size or get_settings().rollout_batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
         if self.tokenizer.pad_token is None:
@@ -64,6 +69,13 @@ class HFBackend:
         finally:
             self.prefix_cache_tokens = previous
             self._prefix_store.clear()
+
+    def prefix_cache_session(self, max_tokens: int) -> ContextManager["HFBackend"]:
+        """`prefix_cache(max_tokens)`: the GenerationBackend name for it."""
+        return self.prefix_cache(max_tokens)
+
+    def identity(self) -> str:
+        return checkpoint_identity(self.model_path)
 
     @property
     def prefix_cache_stored_tokens(self) -> int:
@@ -251,5 +263,6 @@ class HFBackend:
         ends = (eos_token_id if isinstance(eos_token_id, list) else [eos_token_id]) + [pad_token_id]
         eos = torch.tensor([e for e in ends if e is not None])
         is_end = torch.isin(new_tokens.cpu(), eos)
-        first_end = torch.where(is_end.any(1), is_end.int().argmax(1) + 1, torch.full_like(is_end[:, 0], new_tokens.shape[1], dtype=torch.long))
+        no_end = torch.full_like(is_end[:, 0], new_tokens.shape[1], dtype=torch.long)
+        first_end = torch.where(is_end.any(1), is_end.int().argmax(1) + 1, no_end)
         return int(first_end.sum())

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Sequence
+from typing import ContextManager, Sequence
 
-from rdagent_autorl.generation import cut_at_stop, render_prompt
-from rdagent_autorl.tasks.base import Prompt
+from rdagent_autorl.generation.identity import checkpoint_identity
+from rdagent_autorl.generation.text import cut_at_stop, render_prompt
+from rdagent_autorl.types import Prompt
 
 
 class VLLMBackend:
     name = "vllm"
+    preferred_batch_size: int | None = None  # vLLM schedules its own batches: send every prompt at once
 
     def __init__(self, model_path: str | Path, gpu_memory_utilization: float = 0.85, max_model_len: int | None = 4096):
         try:
             from vllm import LLM
         except ImportError as exc:
             raise RuntimeError("backend 'vllm' needs the gpu extra: pip install -e '.[gpu]'") from exc
+        self.model_path = Path(model_path)
         self.llm = LLM(
             model=str(model_path),
             dtype="bfloat16",
@@ -26,6 +30,13 @@ class VLLMBackend:
             enable_prefix_caching=True,  # multi-turn rollouts resend each game's previous prompt: reuse its KV
         )
         self.tokenizer = self.llm.get_tokenizer()
+
+    def identity(self) -> str:
+        return checkpoint_identity(self.model_path)
+
+    def prefix_cache_session(self, max_tokens: int) -> ContextManager["VLLMBackend"]:
+        """A no-op: the engine runs with prefix caching on and manages its own KV blocks."""
+        return nullcontext(self)
 
     def generate(self, prompts: Sequence[Prompt], max_new_tokens: int, stop: Sequence[str] = ()) -> list[str]:
         from vllm import SamplingParams
