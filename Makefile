@@ -1,4 +1,5 @@
 # Newcomer commands: `make smoke` (install + the main job on the embedded small default), `make test`.
+# `make lint`: ruff, and import-linter's contracts (layers, no cycles) from pyproject.toml.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # CPU machines: this pin takes the CPU build (a local wheel on the project's machines). On a GPU
@@ -7,7 +8,7 @@ TORCH ?= torch==2.13.0
 EXTRAS ?= dev,gguf,alfworld
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 LITELLM_LOCAL_MODEL_COST_MAP=True
 
-.PHONY: install smoke test test-slow bench clean
+.PHONY: install smoke test test-slow lint bench clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +30,10 @@ test: install
 
 test-slow: install
 	$(OFFLINE) $(VENV)/bin/pytest -m slow
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install
 	$(OFFLINE) $(PY) benchmarks/cli_startup.py
