@@ -6,12 +6,14 @@ without and with the hf backend's prefix cache.
                                           [--prefix-cache-tokens 65536]
 
 All three modes run in the same process on the same generated held-out-style games, the same model
-and the same greedy policy (`rdagent_autorl.envs.alfworld_env.play` with the `hf` backend on CPU):
+and the same greedy policy (`rdagent_autorl.tasks.alfworld_online.env.play`, the shared protocol's play loop,
+with the `hf` backend on CPU):
 - (a) sequential: `batch_size=1`, one game at a time, one prompt per `generate` call, no prefix cache
   (the naive baseline);
 - (b) batched: every game in flight is asked in one `generate` call per round, no prefix cache (each
   call prefills every prompt from scratch, so batching alone does not reduce the prefill work);
-- (c) batched with the prefix cache, the grader's rollout path (`with backend.prefix_cache(N): play(...)`):
+- (c) batched with the prefix cache, the grader's rollout path (`rdagent_autorl.envs.protocol.play_with_backend`:
+  `with backend.prefix_cache_session(N): play(...)`):
   each game's prompt is its previous prompt plus a reply and an observation, so only that tail is
   prefilled.
 Printed: wall time and environment steps/s of each mode, the ratios (c)/(a) and (b)/(a), prompt tokens
@@ -76,10 +78,10 @@ def main() -> None:
     args = parser.parse_args()  # before any game loads: the planner overwrites sys.argv
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from rdagent_autorl.envs.alfworld_env import ACTION_MAX_TOKENS, ACTION_STOP, play
-    from rdagent_autorl.envs.alfworld_gen import generate_games
     from rdagent_autorl.generation.hf import HFBackend
     from rdagent_autorl.models.resolve import resolve_model
+    from rdagent_autorl.tasks.alfworld_online.env import ACTION_MAX_TOKENS, ACTION_STOP, play
+    from rdagent_autorl.tasks.alfworld_online.gen import generate_games
 
     if args.random_init:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -104,7 +106,8 @@ def main() -> None:
         play(files[:1], policy, max_steps=2, batch_size=1)  # warm-up: first-call allocations
         backend.generated_tokens = backend.prefilled_tokens = backend.prefix_cache_hits = 0
         t0 = time.perf_counter()
-        with backend.prefix_cache(cache_tokens):  # 0: off
+        # play_with_backend's session, with the policy wrapped to watch the store (0 tokens: off)
+        with backend.prefix_cache_session(cache_tokens):
             episodes = play(files, policy, max_steps=args.max_steps, batch_size=batch_size)
         seconds = time.perf_counter() - t0
         mode = Mode(name, episodes, seconds, backend.generated_tokens, backend.prefilled_tokens,

@@ -20,7 +20,7 @@ this script (held-out success after SFT):
 - + `search_copies` 2 (walkthroughs with wrong guesses before each search), 8 epochs: 13.3; it now
   searches, but often takes the wrong object or puts it in the wrong place: the goal was only in the
   first message, hundreds of tokens back;
-- + the task restated in every turn's message (the protocol of `alfworld_env.user_message`): 30.0.
+- + the task restated in every turn's message (`user_message` in rdagent_autorl/tasks/alfworld_online/env.py): 30.0.
 Earlier runs of 5-15 epochs without these, on a CPU shared with the test suite, stayed at 0.0-3.3.
 GRPO from that SFT checkpoint (`--sft-checkpoint`), 16 episodes of at most 20 turns a step: the config
 below (10 steps, lr 2e-4, 217 s) gave 23.3 (95% CI 10.0-36.7); 20 steps at lr 5e-4 (451 s) gave 30.0

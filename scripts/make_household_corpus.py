@@ -22,8 +22,8 @@ SEED = 777_001  # not a seed of generated_split's train/eval streams
 def main() -> None:
     import alfworld.gen.constants as C
 
-    from rdagent_autorl.envs.alfworld_env import AlfworldEnv, expert_episode
-    from rdagent_autorl.envs.alfworld_gen import generate_games
+    from rdagent_autorl.tasks.alfworld_online.env import AlfworldEnv, expert_episode
+    from rdagent_autorl.tasks.alfworld_online.gen import generate_games
 
     lines: list[str] = []
     names = sorted({n.lower() for n in list(C.OBJECTS) + list(C.RECEPTACLES)})

@@ -17,8 +17,8 @@ pytest.importorskip("alfworld")
 pytest.importorskip("textworld")
 pytest.importorskip("fast_downward")
 
-from rdagent_autorl.envs import alfworld_gen as gen  # noqa: E402
-from rdagent_autorl.envs import alfworld_rooms  # noqa: E402
+from rdagent_autorl.tasks.alfworld_online import gen  # noqa: E402
+from rdagent_autorl.tasks.alfworld_online import rooms as alfworld_rooms  # noqa: E402
 
 
 class _Player:

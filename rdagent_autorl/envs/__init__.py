@@ -1,1 +1,1 @@
-"""Game environments (ALFWorld) played by agents and the grader."""
+"""The environment protocol of online tasks (`protocol.py`); each environment lives in its task's package."""

@@ -1,4 +1,4 @@
-"""Room templates for the ALFWorld game generator (`alfworld_gen`), and `compose`: room + task -> PDDL problem.
+"""Room templates for the ALFWorld game generator (`gen.py`), and `compose`: room + task -> PDDL problem.
 
 A room template says which receptacle classes a room of that kind may hold (and how many of each, at
 most) and which object classes are found in it. The tables follow the inventories of AI2-THOR's
@@ -6,7 +6,7 @@ kitchens, living rooms, bedrooms and bathrooms (ALFWorld's `alfworld/gen/layouts
 kept short and hand-picked so that rooms read like ALFWorld's. Everything about what an object *can do*
 (pickupable, heatable, what holds what, what opens) is NOT here: the generator takes it from
 `alfworld.gen.constants`, so the rules are ALFWorld's own. `check_tables()` ties the two together.
-`compose` is pure Python (no engine): `alfworld_gen` plans, verifies and writes what it returns.
+`compose` is pure Python (no engine): `gen.py` plans, verifies and writes what it returns.
 """
 
 from __future__ import annotations
@@ -191,6 +191,7 @@ def compose(rng: random.Random, task_type: str, level: str) -> tuple[str, dict, 
                  if c in C.VAL_ACTION_OBJECTS[p]]
     init += [f"(canContain {r}Type {o}Type)" for r in r_classes for o in o_classes if can_contain(r, o)]
     goal = glib.gdict[task_type]["pddl"].format(obj=obj, recep=parent, toggle=toggle).replace("#", "-")
+    # "alfworld_gen" is the module's old name, kept: the problem text is hashed (splits, duplicates, caches)
     problem = ("(define (problem alfworld_gen)\n(:domain alfred)\n(:objects\n" + "\n".join(decl) + "\n)\n(:init\n"
                + "\n".join(init) + "\n)\n" + goal.strip() + "\n")
     scene = rng.choice(list(C.SCENE_TYPE[room]))

@@ -6,7 +6,7 @@ trajectories) cannot be downloaded here, but the wheel ships the engine, the PDD
 format load and play in the unmodified engine (TextWorld's `PddlEnv` with ALFWorld's wrappers, or
 `AlfredTWEnv` pointed at the folder), so this module writes such games.
 
-What a game is (drawn by `alfworld_rooms.compose`): a room from a template (kitchen, living room, bedroom,
+What a game is (drawn by `rooms.compose`): a room from a template (kitchen, living room, bedroom,
 bathroom), its receptacles, the task's target object(s), an appliance when the task needs one
 (SinkBasin / Microwave / Fridge / a DeskLamp or FloorLamp), and distractor objects. Every property
 (pickupable, heatable, coolable, cleanable, toggleable, openable, what can contain what) comes from
@@ -258,7 +258,7 @@ def _generate(out_dir: Path, n: int, seed: int, level: str, task_types: Sequence
         rejects: Counter = Counter()
         for attempt in range(_MAX_ATTEMPTS if info is None else 0):
             sub = _sub_seed("alfworld-gen", GENERATOR_VERSION, seed, level, split, index, task_type, attempt)
-            from .alfworld_rooms import compose  # imports alfworld: only when a game must be drawn
+            from .rooms import compose  # imports alfworld: only when a game must be drawn
 
             problem, traj, folder = compose(random.Random(sub), task_type, level)
             digest = _problem_hash(problem)
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import time
 
-    parser = argparse.ArgumentParser(prog="python -m rdagent_autorl.envs.alfworld_gen",
+    parser = argparse.ArgumentParser(prog="python -m rdagent_autorl.tasks.alfworld_online.gen",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--n", type=int, default=12)
