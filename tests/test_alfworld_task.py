@@ -6,6 +6,7 @@ walkthrough, a uniformly random chooser of admissible actions); the engine and t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import random
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from rdagent_autorl.envs import alfworld_env
-from rdagent_autorl.envs.alfworld_env import AlfworldEnv, expert_episode, play
-from rdagent_autorl.envs.alfworld_gen import TASK_TYPES, generate_games
+from rdagent_autorl.envs import protocol
+from rdagent_autorl.tasks.alfworld_online import env as alfworld_env
+from rdagent_autorl.tasks.alfworld_online.env import AlfworldEnv, expert_episode, play
+from rdagent_autorl.tasks.alfworld_online.gen import TASK_TYPES, generate_games
 from rdagent_autorl.grading.evaluate import breakdown
 from rdagent_autorl.tasks import get_task
-from rdagent_autorl.tasks.base import Sample
+from rdagent_autorl.types import Sample
 
 TASK = get_task("alfworld-online")
 
@@ -34,7 +36,17 @@ def admissible(prompt) -> list[str]:
     return prompt[-1]["content"].rsplit("Admissible actions: ", 1)[1].split(" | ")
 
 
-class OracleBackend:
+class FakeBackend:
+    """What a solver needs of a generation backend, for the FAKE ones below: no batch preference
+    (every game at once) and no prefix cache of their own."""
+
+    preferred_batch_size = None
+
+    def prefix_cache_session(self, max_tokens):
+        return contextlib.nullcontext()
+
+
+class OracleBackend(FakeBackend):
     """FAKE generation backend: answers each prompt with the next action of its game's walkthrough."""
 
     name = "fake-oracle"
@@ -55,7 +67,7 @@ class OracleBackend:
         return replies
 
 
-class RandomBackend:
+class RandomBackend(FakeBackend):
     """FAKE generation backend: a uniformly random admissible action."""
 
     name = "fake-random"
@@ -79,17 +91,17 @@ def standard_games(tmp_path_factory):
 
 def test_grader_scores_a_perfect_policy_100_with_a_breakdown_per_type(smoke_games):
     samples = samples_of(smoke_games)
-    scored = TASK.rollout(samples, OracleBackend(smoke_games))
+    scored = TASK.score(samples, TASK.solve(samples, OracleBackend(smoke_games)))
     assert [s.correct for s in scored] == [True] * len(samples)
     assert all(s.completion.splitlines() == list(g.walkthrough) for s, g in zip(scored, smoke_games))
-    per_type = breakdown(TASK, samples, [s.correct for s in scored])
+    per_type = breakdown(TASK, samples, [s.value for s in scored])
     assert set(per_type) == set(TASK_TYPES)
     assert all(v["score"] == 100.0 and v["n"] == 2 for v in per_type.values())
 
 
 def test_grader_scores_a_random_policy_near_zero(standard_games):
     samples = samples_of(standard_games)
-    scored = TASK.rollout(samples, RandomBackend(0))
+    scored = TASK.score(samples, TASK.solve(samples, RandomBackend(0)))
     rate = sum(s.correct for s in scored) / len(scored)
     assert rate <= 0.25, f"a random policy solved {rate:.0%} of standard games"
     assert all("not won after 50 steps" in s.detail for s in scored if not s.correct)
@@ -131,11 +143,15 @@ def test_workspace_gets_the_graders_interface_and_only_training_games(tmp_path, 
     ws = run.workspace
     copy = ws / "env" / "alfworld_env.py"
     assert copy.read_bytes() == Path(alfworld_env.__file__).read_bytes()
+    assert (ws / "env" / "protocol.py").read_bytes() == Path(protocol.__file__).read_bytes()
     rows = [json.loads(line) for line in (ws / "data" / "train.jsonl").read_text().splitlines()]
     assert {r["task_type"] for r in rows} == set(TASK_TYPES)
     held_out = {s.id for s in TASK.heldout("smoke")}
     assert not held_out & {r["id"] for r in rows}
-    # Parity: the workspace copy, imported on its own, plays a training game exactly as the grader's module.
+    # Parity: the workspace copy, imported on its own (the package's protocol out of reach, so it takes
+    # env/protocol.py from beside it), plays a training game exactly as the grader's module.
+    monkeypatch.setitem(sys.modules, "rdagent_autorl.envs.protocol", None)  # importing it now fails
+    monkeypatch.syspath_prepend(str(ws / "env"))
     spec = importlib.util.spec_from_file_location("agent_alfworld_env", copy)
     agent_module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, agent_module)  # dataclasses look their module up there
@@ -143,7 +159,7 @@ def test_workspace_gets_the_graders_interface_and_only_training_games(tmp_path, 
     game = ws / "data" / rows[0]["game"]
     mine = agent_module.expert_episode(agent_module.AlfworldEnv(), game, rows[0]["walkthrough"])
     theirs = expert_episode(AlfworldEnv(), game, rows[0]["walkthrough"])
-    assert mine.won and theirs.won
+    assert mine.won and theirs.won and type(mine).__mro__[1].__module__ == "protocol"  # the copy's own protocol
     assert [mine.prompt(i) for i in range(len(mine.turns))] == [theirs.prompt(i) for i in range(len(theirs.turns))]
     assert "alfworld_env.py" in (ws / "description.md").read_text()
 
@@ -160,14 +176,14 @@ def test_grading_a_checkpoint_plays_every_held_out_game(tiny_model):
 
 
 def test_the_graders_rollout_reuses_each_games_earlier_turns(tiny_model):
-    """play_and_score runs inside the hf backend's prefix cache: each round prefills only the new turn
-    (the prompt is the whole episode so far), and the stored keys/values are released afterwards."""
+    """The solver plays inside the backend's prefix-cache session: with hf each round prefills only the new
+    turn (the prompt is the whole episode so far), and the stored keys/values are released afterwards."""
     from rdagent_autorl.generation.hf import HFBackend
-    from rdagent_autorl.tasks.alfworld_online import play_and_score
 
     backend = HFBackend(tiny_model, device="cpu", batch_size=4)
-    scored = play_and_score(TASK.heldout("smoke")[:3], backend)
-    assert [s.correct for s in scored] == [False] * 3
+    samples = TASK.heldout("smoke")[:3]
+    scored = TASK.score(samples, TASK.solve(samples, backend))
+    assert [s.correct for s in scored] == [False] * 3 and all(s.metrics["steps"] == 50 for s in scored)
     assert backend.prefix_cache_hits > 5 * backend.prefilled_tokens  # 50 rounds: nearly all of it reused
     assert backend.prefix_cache_stored_tokens == 0 and backend.prefix_cache_tokens == 0
 

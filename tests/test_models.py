@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model, weights_hash
+from rdagent_autorl.checkpoints import weights_hash
+from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model
 from rdagent_autorl.models.tiny import MATH_CORPUS, TINY_VERSION, build_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ContextManager, Protocol, Sequence
 
-from rdagent_autorl.generation.identity import checkpoint_identity, endpoint_identity
+from rdagent_autorl.checkpoints import checkpoint_identity
+from rdagent_autorl.generation.identity import endpoint_identity
 from rdagent_autorl.generation.text import cut_at_stop, render_prompt
 from rdagent_autorl.types import Prompt
 

@@ -20,7 +20,7 @@ from typing import ContextManager, Iterator, Sequence
 
 import numpy as np
 
-from rdagent_autorl.generation.identity import checkpoint_identity
+from rdagent_autorl.checkpoints import checkpoint_identity
 from rdagent_autorl.generation.text import cut_at_stop, render_prompt
 from rdagent_autorl.types import Prompt
 

@@ -10,7 +10,8 @@ keys, so changing the judge never returns a grade another judge gave.
 from __future__ import annotations
 
 from rdagent_autorl.generation import GenerationBackend, load_backend
-from rdagent_autorl.generation.identity import checkpoint_identity, endpoint_identity
+from rdagent_autorl.checkpoints import checkpoint_identity
+from rdagent_autorl.generation.identity import endpoint_identity
 from rdagent_autorl.settings import get_settings
 
 

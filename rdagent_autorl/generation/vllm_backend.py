@@ -6,7 +6,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import ContextManager, Sequence
 
-from rdagent_autorl.generation.identity import checkpoint_identity
+from rdagent_autorl.checkpoints import checkpoint_identity
 from rdagent_autorl.generation.text import cut_at_stop, render_prompt
 from rdagent_autorl.types import Prompt
 

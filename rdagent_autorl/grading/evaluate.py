@@ -26,11 +26,6 @@ from rdagent_autorl.tasks import TaskSpec
 # entries die. A task's own protocol is keyed by its version and protocol digest instead.
 # 2: graded values (float per sample, mean x 100), extra metrics, task version/protocol/judge in the key.
 SCORING_VERSION = 2
-# Files besides the weights that change what a checkpoint generates.
-_GENERATION_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                     "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model")
-
-
 class EvalConfig(BaseModel):
     task: str
     data_source: str
@@ -58,7 +53,7 @@ class EvalResult(BaseModel):
     ci_high: float
     timing: dict[str, float]
     samples_path: str
-    model_hash: str
+    model_hash: str  # the model's identity (content hash, or endpoint + served name)
     cached: bool = False
     # Per-group scores for tasks with `group_by` (ALFWorld: per task type): {group: {n, score, ci_low, ci_high}}.
     breakdown: dict[str, dict[str, float]] = {}
@@ -68,25 +63,11 @@ class EvalResult(BaseModel):
 
 
 def model_key(config: EvalConfig, model: Path) -> str:
-    """What identifies the model being graded: file content for checkpoints; for an endpoint
-    (backend=openai, no local files) the endpoint and the model name it serves."""
-    if config.backend == "openai":
-        s = get_settings()
-        name = s.openai_model or str(model)
-        return hashlib.sha256(f"{s.openai_base_url}\0{name}".encode()).hexdigest()[:32]
-    return model_hash(model)
+    """What identifies the model being graded, without loading it: file content for checkpoints; for an
+    endpoint (backend=openai, no local files) the endpoint and the model name it serves."""
+    from rdagent_autorl.generation import model_identity
 
-
-def model_hash(model_dir: Path) -> str:
-    """Content hash of everything that decides what the checkpoint generates (weights, config, tokenizer)."""
-    from rdagent_autorl.models.resolve import weights_hash
-
-    h = hashlib.sha256(weights_hash(model_dir).encode())
-    for name in _GENERATION_FILES:
-        f = model_dir / name
-        if f.is_file():
-            h.update(name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:32]
+    return model_identity(config.backend, model).replace(":", "-").replace("/", "_")  # also a file name part
 
 
 def bootstrap_ci(values: list[float], samples: int | None = None, seed: int = 0, scale: float = 100.0

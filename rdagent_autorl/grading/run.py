@@ -175,7 +175,7 @@ class GradingRun:
             return self._baseline
 
     def submit(self, raw_path: str, gpu: str | None = None) -> Submission:
-        from rdagent_autorl.models.resolve import weights_hash
+        from rdagent_autorl.checkpoints import weights_hash
 
         received = time.time()
         try:

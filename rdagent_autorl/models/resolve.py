@@ -7,25 +7,20 @@ cache and offline rules).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 from pathlib import Path
 
+from rdagent_autorl.checkpoints import file_digest, weight_files
 from rdagent_autorl.settings import get_settings
 
-WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
 
 
 class ModelError(ValueError):
     """A --model value that cannot be used; the message says why and what to do."""
-
-
-def weight_files(model_dir: Path) -> list[Path]:
-    return sorted({p for pattern in WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
 
 
 def is_model_dir(path: Path) -> tuple[bool, str]:
@@ -38,35 +33,10 @@ def is_model_dir(path: Path) -> tuple[bool, str]:
     return True, ""
 
 
-# (path, size, mtime_ns) -> digest: avoids re-reading gigabytes within one process. The value itself
-# depends on content only, so a copy or a touched file hashes the same.
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _file_digest(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _FILE_DIGESTS:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _FILE_DIGESTS[key] = h.hexdigest()
-    return _FILE_DIGESTS[key]
-
-
-def weights_hash(model_dir: Path) -> str:
-    """sha256 over the weight files' names and contents (never their paths or mtimes)."""
-    h = hashlib.sha256()
-    for f in weight_files(Path(model_dir)):
-        h.update(f.name.encode() + b"\0" + _file_digest(f).encode())
-    return h.hexdigest()
-
-
 def _from_gguf(gguf: Path) -> Path:
     from filelock import FileLock
 
-    out = get_settings().cache_path / "gguf" / _file_digest(gguf)[:16]
+    out = get_settings().cache_path / "gguf" / file_digest(gguf)[:16]
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):  # two processes converting the same file wait for one another
         if is_model_dir(out)[0]:
