@@ -1,0 +1,47 @@
+"""A task's protocol (the files that decide what a grade means: prompts, environment, scorer) may only
+change together with its version: the version is part of every cached grade's key, and a report's
+scores are comparable only within one version.
+
+When this test fails after a deliberate protocol change: bump the task's `version` in its package and
+update its pin below to the new (version, digest) the failure message prints.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rdagent_autorl.tasks import TASK_IDS, get_task
+
+# task id -> (version, TaskSpec.protocol_digest())
+PINS = {
+    "gsm8k-rule": (1, "21f4ea15e4d826aa"),
+    "humaneval-rule": (1, "ab3404145e4a4ac7"),
+    "alfworld-online": (3, "d7de78f4ca035ae3"),
+}
+
+
+def test_every_available_task_is_pinned():
+    assert set(PINS) == {t for t in TASK_IDS if get_task(t).available}
+
+
+@pytest.mark.parametrize("task_id", sorted(PINS))
+def test_protocol_files_change_only_with_a_version_bump(task_id):
+    task = get_task(task_id)
+    version, digest = PINS[task_id]
+    now = (task.version, task.protocol_digest())
+    files = ", ".join(str(p) for p in task.protocol_files)
+    if now[1] != digest and now[0] == version:
+        pytest.fail(f"{task_id}: its protocol files changed ({files}) but its version is still {version}. "
+                    f"Bump TaskSpec.version, then pin {now[0] + 1} with the digest this test then prints.")
+    assert now == (version, digest), f"{task_id}: update its pin to {now}"
+
+
+def test_a_changed_protocol_file_changes_the_digest(tmp_path):
+    from dataclasses import replace
+
+    prompt = tmp_path / "protocol.py"
+    prompt.write_text("SYSTEM = 'Answer.'\n")
+    task = replace(get_task("gsm8k-rule"), protocol_files=(prompt,))
+    before = task.protocol_digest()
+    prompt.write_text("SYSTEM = 'Answer briefly.'\n")
+    assert task.protocol_digest() != before
