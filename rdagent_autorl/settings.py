@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["hf", "vllm", "openai"]
 
-# The repository root holds the asset folders (scenarios/, templates/, prompts/) next to the package.
+# The repository root holds the asset folders (templates/, prompts/, agents/) next to the package; each
+# task's own assets live in its package (rdagent_autorl/tasks/<task>/).
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,7 +24,7 @@ class AutoRLSettings(BaseSettings):
 
     home: Path = Field(default=Path("~/.autorl"), description="Root for caches, built models, ledger.")
     cache_dir: Path | None = Field(default=None, description="Grading and model caches; default <home>/cache.")
-    assets_dir: Path = Field(default=_REPO_ROOT, description="Folder holding scenarios/, templates/, prompts/.")
+    assets_dir: Path = Field(default=_REPO_ROOT, description="Folder holding templates/, prompts/, agents/.")
 
     backend: BackendName = Field(default="hf", description="Generation backend used by the grader.")
     hf_batch_size: int = Field(default=32, ge=1, description="Prompts per batch for the hf backend.")
@@ -57,10 +58,6 @@ class AutoRLSettings(BaseSettings):
     @property
     def cache_path(self) -> Path:
         return (self.cache_dir or self.home_dir / "cache").expanduser()
-
-    @property
-    def scenarios_dir(self) -> Path:
-        return self.assets_dir / "scenarios"
 
     @property
     def templates_dir(self) -> Path:
