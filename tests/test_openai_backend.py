@@ -190,3 +190,27 @@ def test_a_local_checkpoint_as_judge(tiny_model, monkeypatch):
     get_settings.cache_clear()
     with pytest.raises(ValueError, match="greedily"):
         load_judge(device="cpu")
+
+
+def test_a_judge_scored_task_is_graded_through_the_judge(judge_endpoint, tiny_model, math_task_dir, tmp_path):
+    """The scorer of a task that declares `uses_judge` gets the judge backend (loaded on first use) and
+    its verdicts become the values; the judge's identity is in the grade's cache key."""
+    from dataclasses import replace
+
+    from rdagent_autorl.grading.evaluate import evaluate, make_config
+    from rdagent_autorl.tasks import get_task
+    from rdagent_autorl.types import ScoredSample
+
+    def judged(samples, transcripts, judge):
+        prompts = [[{"role": "user", "content": f"Which answer is better?\nA: #### 7\nB: {t.completion}"}]
+                   for t in transcripts]
+        verdicts = judge().generate(prompts, 16)
+        return [ScoredSample(id=s.id, prompt=s.prompt, completion=t.completion, value=0.0 if "A" in v else 1.0,
+                             detail=v) for s, t, v in zip(samples, transcripts, verdicts)]
+
+    task = replace(get_task(str(math_task_dir)), scorer=judged, uses_judge=True)
+    config = make_config(task, "hf")
+    assert config.judge == f"openai:{judge_endpoint.url}:FAKE-judge"
+    result = evaluate(task, tiny_model, config, out_dir=tmp_path, use_cache=False)
+    assert (result.n, result.score) == (3, 0.0)  # the FAKE judge prefers "#### 7" every time
+    assert len(judge_endpoint) == 3 and {r["model"] for r in judge_endpoint} == {"FAKE-judge"}
