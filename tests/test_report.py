@@ -167,3 +167,22 @@ def test_a_truncated_last_score_line_is_skipped(tmp_path):
     metrics = compute_metrics(run)
     assert metrics["n_submissions"] == 2 and metrics["best_score"] == 0.35 and metrics["monotonic_ratio"] == 1.0
     assert metrics["training_routes"] == [] and metrics["time_to_first_improvement_s"] == 540.0
+
+
+def test_training_routes_come_from_code_not_from_docstrings(tmp_path):
+    """A shared helper that only names SFTConfig in its docstring (templates/common.py) is no SFT route;
+    a script that does not parse is still searched as text."""
+    run = tmp_path / "routes"
+    _write_record(run)
+    snaps = run / "snapshots"
+    (snaps / "objects").mkdir(parents=True)
+    files = {"common.py": '"""Arguments for TRL\'s SFTConfig / GRPOConfig."""\n# PPOTrainer later\nX = "DPOTrainer"\n',
+             "train.py": "from trl import GRPOConfig\nimport trl\ntrainer = trl.GRPOTrainer(model)\n",
+             "draft.py": "from trl import DPOTrainer\nthis is not python(\n"}
+    digests = {}
+    for name, text in files.items():
+        digests[name] = hashlib.sha256(text.encode()).hexdigest()
+        (snaps / "objects" / digests[name]).write_text(text)
+    revision = {"id": "rev-0001", "time": START, "reason": "start", "files": digests, "added": sorted(files)}
+    (snaps / "revisions.jsonl").write_text(json.dumps(revision) + "\n")
+    assert compute_metrics(run)["training_routes"] == ["DPO", "GRPO"]

@@ -31,6 +31,11 @@ class AgentSpec(BaseModel):
         default_factory=list, description="Each inner list: at least one of these variables must be set.")
     install_hint: str = ""
     uses_llm: bool = True
+    driver_env: list[str] = Field(
+        default_factory=list, description="Variables naming the agent's chat model, the first set one wins "
+        "[default: LITELLM_CHAT_MODEL, CHAT_MODEL, LLM_MODEL]; BACKEND names a custom RD-Agent backend.")
+    smoke_driver: str | None = Field(
+        default=None, description="The driver's name in smoke runs where none is configured (rdagent: scripted).")
     folder: Path = Path()
 
     @property

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from rdagent_autorl.bench.harness import RECORD
 from rdagent_autorl.bench.ledger import leaderboard, runs
+from rdagent_autorl.bench.run_record import RECORD, read_record
 from rdagent_autorl.settings import get_settings
 
 
@@ -26,10 +26,10 @@ def recorded_runs() -> list[Path]:
 
 
 def show_run(run_dir: Path) -> None:
-    record = json.loads((run_dir / RECORD).read_text())
+    record = read_record(run_dir)
     metrics_path = run_dir / "reports" / "metrics.json"
-    st.header(f"{record['task']} — {record['agent']}")
-    st.caption(f"{run_dir}  ·  driver {record.get('driver') or '-'}  ·  base model {record.get('base_model')}")
+    st.header(f"{record.task} — {record.agent}")
+    st.caption(f"{run_dir}  ·  driver {record.driver or '-'}  ·  base model {record.base_model}")
     if not metrics_path.exists():
         st.warning(f"no report yet: run `rdagent autorl report {run_dir}`")
         return

@@ -12,7 +12,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from rdagent_autorl.bench.report import RunData, is_valid
+from rdagent_autorl.bench.run_data import RunData, is_valid
 
 
 def _figure(width: float = 8.0, height: float = 4.5):
@@ -40,14 +40,14 @@ def _deadline(ax, run: RunData) -> float:
 
 def score_vs_time(run: RunData, path: Path) -> Path:
     fig, ax = _figure()
-    valid = sorted((s for s in run.submissions if is_valid(s)), key=lambda s: float(s["time"]))
+    valid = sorted((s for s in run.submissions if is_valid(s)), key=lambda s: s.time)
     deadline = (run.deadline - run.start) / 60
     if valid:
         xs = [run.minutes(s) for s in valid]
-        ys = [float(s["score"]) for s in valid]
+        ys = [float(s.score) for s in valid]
         # A missing CI (grader without bootstrap) draws as a bare point rather than failing the figure.
-        low = [max(0.0, y - s["ci_low"]) if s.get("ci_low") is not None else 0.0 for y, s in zip(ys, valid)]
-        high = [max(0.0, s["ci_high"] - y) if s.get("ci_high") is not None else 0.0 for y, s in zip(ys, valid)]
+        low = [max(0.0, y - s.ci_low) if s.ci_low is not None else 0.0 for y, s in zip(ys, valid)]
+        high = [max(0.0, s.ci_high - y) if s.ci_high is not None else 0.0 for y, s in zip(ys, valid)]
         ax.errorbar(xs, ys, yerr=[low, high], fmt="o", capsize=3, color="tab:blue", label="submission (95% CI)")
         best = list(accumulate(ys, max))
         # Held until the deadline: the best score is what the run ends with, not what it had at the last submission.
@@ -74,7 +74,7 @@ def timeline(run: RunData, path: Path) -> Path:
         if group:
             ax.scatter([run.minutes(s) for s in group], [1] * len(group), marker=marker, color=color, s=60,
                        zorder=3, label=f"{label} submission")
-    copied = [s for s in subs if s.get("copied_base_model")]
+    copied = [s for s in subs if s.copied_base_model]
     if copied:
         ax.scatter([run.minutes(s) for s in copied], [1] * len(copied), marker="s", s=220, facecolors="none",
                    edgecolors="darkorange", linewidths=2, zorder=4, label="copied base model")
@@ -83,8 +83,8 @@ def timeline(run: RunData, path: Path) -> Path:
             ax.annotate(str(i), (run.minutes(s), 1), textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7)
     revisions = run.revisions
     if revisions:
-        changed = [r for r in revisions if r.get("added") or r.get("removed") or r.get("changed")]
-        quiet = [r for r in revisions if not (r.get("added") or r.get("removed") or r.get("changed"))]
+        changed = [r for r in revisions if r.changes_code]
+        quiet = [r for r in revisions if not r.changes_code]
         for label, color, group in (("code revision", "black", changed), ("unchanged snapshot", "silver", quiet)):
             if group:
                 ax.scatter([run.minutes(r) for r in group], [0] * len(group), marker="|", s=300, color=color,
@@ -106,11 +106,11 @@ def code_churn(run: RunData, path: Path) -> Path:
     revisions = run.revisions
     if revisions:
         xs = list(range(len(revisions)))
-        ax.bar(xs, [int(r.get("lines_added") or 0) for r in revisions], color="tab:green", label="lines added")
-        ax.bar(xs, [-int(r.get("lines_removed") or 0) for r in revisions], color="tab:red", label="lines removed")
+        ax.bar(xs, [r.lines_added for r in revisions], color="tab:green", label="lines added")
+        ax.bar(xs, [-r.lines_removed for r in revisions], color="tab:red", label="lines removed")
         ax.axhline(0, color="black", linewidth=0.8)
         step = max(1, len(xs) // 25)  # keep tick labels legible for long runs with many polls
-        ax.set_xticks(xs[::step], [str(r.get("id", i)) for i, r in enumerate(revisions)][::step],
+        ax.set_xticks(xs[::step], [r.id for r in revisions][::step],
                       rotation=60, ha="right", fontsize=7)
         ax.legend(loc="best", fontsize=8)
     else:

@@ -10,10 +10,11 @@ import statistics
 import time
 from pathlib import Path
 
+from rdagent_autorl.bench.run_record import RunRecord
 from rdagent_autorl.settings import get_settings
 
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
-           "submissions", "duration_s", "success", "workspace", "finished_at")
+           "submissions", "duration_s", "success", "workspace", "finished_at", "entry")
 
 
 def ledger_path() -> Path:
@@ -25,24 +26,32 @@ def _connect() -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     db.execute(f"CREATE TABLE IF NOT EXISTS runs ({', '.join(c + (' PRIMARY KEY' if c == 'run_id' else '') for c in COLUMNS)})")
+    have = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+    for column in COLUMNS:  # a ledger of an older version lacks the newer columns
+        if column not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
     return db
 
 
-def add_run(record: dict, metrics: dict) -> dict:
-    """Insert (or replace, for a re-reported run) the row of a finished run."""
-    baseline = (record.get("baseline") or {}).get("score")
+def add_run(record: RunRecord, metrics: dict) -> dict:
+    """Insert (or replace, for a re-reported run) the row of a finished run.
+
+    `entry` is the command that started the run (bench or loop); the leaderboard does not split on it:
+    the loop run by `rdagent autorl --task` and by `bench --agent rdagent` is one agent."""
+    baseline = record.baseline.score if record.baseline else None
     best, ci = metrics.get("best_score"), metrics.get("best_ci") or [None, None]
     row = {
-        "run_id": record["run_id"], "task": record["task"], "agent": record["agent"], "driver": record.get("driver") or "",
-        "base_model": record.get("base_model"), "baseline": baseline, "best": best,
+        "run_id": record.run_id, "task": record.task, "agent": record.agent, "driver": record.driver or "",
+        "base_model": record.base_model, "baseline": baseline, "best": best,
         "improvement": metrics.get("improvement"), "ci_low": ci[0], "ci_high": ci[1],
         "submissions": metrics.get("n_submissions", 0),
-        "duration_s": round((record.get("end") or time.time()) - (record.get("start") or time.time()), 1),
+        "duration_s": round((record.end or time.time()) - (record.start or time.time()), 1),
         "success": int(best is not None and baseline is not None and best > baseline),
-        "workspace": record.get("workspace"), "finished_at": time.time(),
+        "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry,
     }
     with _connect() as db:
-        db.execute(f"INSERT OR REPLACE INTO runs VALUES ({', '.join('?' for _ in COLUMNS)})", [row[c] for c in COLUMNS])
+        db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+                   [row[c] for c in COLUMNS])
     return row
 
 

@@ -13,16 +13,42 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import os
 import threading
 import time
 from pathlib import Path
 
-from rdagent_autorl.grading.run import append_durably
+from pydantic import BaseModel, Field
+
+from rdagent_autorl.records import append_record, read_jsonl
 
 MAX_FILE_BYTES = 2 * 2**20  # larger files (checkpoints, data dumps) are not code: listed, not stored
 SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", "wandb"}
+REVISIONS = "revisions.jsonl"
+
+
+class Revision(BaseModel):
+    """One line of revisions.jsonl: the code/ tree at one moment and what changed since the previous one."""
+
+    id: str
+    time: float
+    reason: str  # start, poll, submission, final
+    submission_id: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)  # path -> sha256 of its content (objects/<sha256>)
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    lines_added: int = 0
+    lines_removed: int = 0
+    diff: str | None = None  # diffs/<id>.diff, relative to the snapshots folder
+
+    @property
+    def changes_code(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def read_revisions(snapshots_dir: Path) -> list[Revision]:
+    return read_jsonl(Path(snapshots_dir) / REVISIONS, Revision)
 
 
 class CodeRecorder:
@@ -36,11 +62,16 @@ class CodeRecorder:
         self._count = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        log = self.dir / "revisions.jsonl"
-        if log.exists():  # a resumed run continues its revision history
-            revisions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-            if revisions:
-                self._files, self._count = revisions[-1]["files"], len(revisions)
+        self.log = self.dir / REVISIONS
+        # A resumed run continues its revision history. A crash may have torn the last line: it is skipped,
+        # and closed with a newline so that the next revision is not glued onto it.
+        if self.log.exists() and self.log.stat().st_size and not self.log.read_bytes().endswith(b"\n"):
+            with self.log.open("a") as f:
+                f.write("\n")
+        revisions = read_revisions(self.dir)
+        if revisions:
+            numbers = [int(r.id[4:]) for r in revisions if r.id.startswith("rev-") and r.id[4:].isdigit()]
+            self._files, self._count = dict(revisions[-1].files), max([len(revisions), *numbers])
 
     def _scan(self) -> dict[str, str]:
         files = {}
@@ -90,10 +121,9 @@ class CodeRecorder:
                 (self.dir / diff_rel).write_text("".join(line if line.endswith("\n") else line + "\n" for line in diff_lines))
             plus = sum(1 for line in diff_lines if line.startswith("+") and not line.startswith("+++"))
             minus = sum(1 for line in diff_lines if line.startswith("-") and not line.startswith("---"))
-            append_durably(self.dir / "revisions.jsonl", json.dumps({
-                "id": rev, "time": time.time(), "reason": reason, "submission_id": submission_id, "files": files,
-                "added": added, "removed": removed, "changed": changed, "lines_added": plus, "lines_removed": minus,
-                "diff": diff_rel}))
+            append_record(self.log, Revision(
+                id=rev, time=time.time(), reason=reason, submission_id=submission_id, files=files, added=added,
+                removed=removed, changed=changed, lines_added=plus, lines_removed=minus, diff=diff_rel))
             self._files = files
             return rev
 

@@ -1,19 +1,24 @@
 """Post-hoc analysis of a recorded benchmark run: metrics, figures and a per-submission narrative.
 
 Everything is derived from what the harness left in the run folder (record.json, workspace/scores.jsonl,
-snapshots/, failures.jsonl), so a report can be regenerated at any time, also for a run that crashed.
+snapshots/, failures.jsonl), read through their models (bench/run_data.py), so a report can be
+regenerated at any time, also for a run that crashed.
     RUN/reports/metrics.json, report.md, report.html, figures/*.png
 """
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rdagent_autorl.bench.recorder import Revision
+from rdagent_autorl.bench.run_data import RunData, is_valid, load_run
+from rdagent_autorl.grading.run import Submission
 
 DIFF_MAX_LINES = 80
 DIFFS_PER_SUBMISSION = 12  # a long stretch of polls would otherwise bury the submissions in diffs
@@ -25,69 +30,34 @@ FIGURES = (("score_vs_time.png", "Score vs time (95% CI, baseline, best so far, 
            ("code_churn.png", "Lines added / removed per code revision"))
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The objects of a JSON-lines file; [] when it is missing.
-
-    A line that does not parse is skipped: the harness may have died mid-write, and one torn line must
-    not hide the rest of the run."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
-
-
-def is_valid(sub: dict) -> bool:
-    return sub.get("status") == "scored" and isinstance(sub.get("score"), (int, float))
-
-
-@dataclass
-class RunData:
-    run_dir: Path
-    record: dict
-    submissions: list[dict]
-    revisions: list[dict]
-    failures: list[dict]
-    refusals: list[dict]  # submissions the grader refused (path outside output/, after the deadline, ...)
-    start: float
-    deadline: float
-    baseline: float | None
-
-    def minutes(self, obj: dict) -> float:
-        return (float(obj.get("time", self.start)) - self.start) / 60
-
-
-def load_run(run_dir: Path) -> RunData:
-    run_dir = Path(run_dir)
-    rec = json.loads((run_dir / "record.json").read_text(encoding="utf-8"))
-    subs = read_jsonl(run_dir / "workspace" / "scores.jsonl")
-    start = float(rec["start"])
-    deadline = float(rec["deadline"]) if rec.get("deadline") is not None else start + float(rec.get("timeout_s") or 0)
-    # A record without a baseline (measured after the record was written) still has it on every scored line.
-    baseline = (rec.get("baseline") or {}).get("score")
-    if baseline is None:
-        baseline = next((s["baseline_score"] for s in subs if s.get("baseline_score") is not None), None)
-    return RunData(run_dir, rec, subs, read_jsonl(run_dir / "snapshots" / "revisions.jsonl"),
-                   # Agents report training failures in their workspace; older runs kept them beside it.
-                   read_jsonl(run_dir / "workspace" / "failures.jsonl") + read_jsonl(run_dir / "failures.jsonl"),
-                   read_jsonl(run_dir / "workspace" / "refusals.jsonl"),
-                   start, deadline, None if baseline is None else float(baseline))
+def _code_names(text: str) -> set[str] | str:
+    """The names a Python file's code uses (imported, called, read), never those only in its strings or
+    comments: a shared helper whose docstring mentions SFTConfig is not an SFT route. A file that does not
+    parse (an agent's half-written script) is searched as text."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return text
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add(node.name.rsplit(".", 1)[-1])
+    return names
 
 
 def detect_training_routes(run: RunData) -> list[str]:
     objects = run.run_dir / "snapshots" / "objects"
-    digests = {sha for rev in run.revisions for rel, sha in (rev.get("files") or {}).items()
-               if rel.endswith(".py") and isinstance(sha, str) and re.fullmatch(r"[0-9A-Za-z]+", sha)}
+    digests = {sha for rev in run.revisions for rel, sha in rev.files.items()
+               if rel.endswith(".py") and re.fullmatch(r"[0-9A-Za-z]+", sha)}
     texts = [(objects / sha).read_bytes().decode("utf-8", "replace") for sha in sorted(digests) if (objects / sha).is_file()]
     if not texts:
         return []
-    routes = {name for name, markers in ROUTE_MARKERS.items() if any(m in t for t in texts for m in markers)}
+    used = [_code_names(t) for t in texts]
+    routes = {name for name, markers in ROUTE_MARKERS.items() if any(m in u for u in used for m in markers)}
     if not routes and any(h in t for t in texts for h in TRAINING_HINTS):
         routes = {"other"}
     return sorted(routes)
@@ -95,20 +65,19 @@ def detect_training_routes(run: RunData) -> list[str]:
 
 def _metrics(run: RunData) -> dict[str, Any]:
     rec, subs, start, deadline = run.record, run.submissions, run.start, run.deadline
-    since = lambda sub: None if sub is None else round(float(sub["time"]) - start, 1)  # noqa: E731
+    since = lambda sub: None if sub is None else round(float(sub.time) - start, 1)  # noqa: E731
     valid = [s for s in subs if is_valid(s)]
     baseline = run.baseline
-    best = max((s["score"] for s in valid), default=None)
-    best_sub = next((s for s in valid if s["score"] >= best), None) if best is not None else None
-    first_up = next((s for s in valid if s["score"] > baseline), None) if baseline is not None else None
+    best = max((s.score for s in valid), default=None)
+    best_sub = next((s for s in valid if s.score >= best), None) if best is not None else None
+    first_up = next((s for s in valid if s.score > baseline), None) if baseline is not None else None
     pairs = list(zip(valid, valid[1:]))
-    end = rec.get("end")
-    used_until = min(float(end), deadline) if end is not None else deadline
-    timeout = rec.get("timeout_s")
-    failures = Counter(["invalid_submission"] * (len(subs) - len(valid)) + [str(f.get("kind") or "unknown") for f in run.failures]
-                       + ([f"agent_exit_{rec['agent_exit']}"] if rec.get("agent_exit") not in (0, None) else [])
-                       + (["deadline_kill"] if rec.get("killed_at_deadline") else [])
-                       + [f"refused_{r.get('status')}" for r in run.refusals])
+    used_until = min(float(rec.end), deadline) if rec.end is not None else deadline
+    timeout = rec.timeout_s
+    failures = Counter(["invalid_submission"] * (len(subs) - len(valid)) + [str(f.kind or "unknown") for f in run.failures]
+                       + ([f"agent_exit_{rec.agent_exit}"] if rec.agent_exit not in (0, None) else [])
+                       + (["deadline_kill"] if rec.killed_at_deadline else [])
+                       + [f"refused_{r.status}" for r in run.refusals])
     return {
         "n_submissions": len(subs),
         "n_valid": len(valid),
@@ -117,19 +86,19 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "first_valid_submission_delay_s": since(valid[0] if valid else None),
         "baseline_score": baseline,
         "best_score": best,
-        "best_ci": [best_sub.get("ci_low"), best_sub.get("ci_high")] if best_sub else None,
+        "best_ci": [best_sub.ci_low, best_sub.ci_high] if best_sub else None,
         "improvement": round(best - baseline, 2) if best is not None and baseline is not None else None,
         "time_to_first_improvement_s": since(first_up),
         "time_to_best_s": since(best_sub),
-        "monotonic_ratio": round(sum(b["score"] >= a["score"] for a, b in pairs) / len(pairs), 3) if pairs else None,
-        "copied_base_model_submissions": sum(1 for s in subs if s.get("copied_base_model")),
+        "monotonic_ratio": round(sum(b.score >= a.score for a, b in pairs) / len(pairs), 3) if pairs else None,
+        "copied_base_model_submissions": sum(1 for s in subs if s.copied_base_model),
         "refused_submissions": len(run.refusals),
         "time_used_ratio": round(max(0.0, used_until - start) / timeout, 3) if timeout else None,
-        "last_submission_gap_s": round(deadline - float(subs[-1]["time"]), 1) if subs else None,
-        "code_revisions": sum(1 for r in run.revisions if r.get("added") or r.get("removed") or r.get("changed")),
+        "last_submission_gap_s": round(deadline - float(subs[-1].time), 1) if subs else None,
+        "code_revisions": sum(1 for r in run.revisions if r.changes_code),
         "training_routes": detect_training_routes(run),
         "failure_types": dict(sorted(failures.items())),
-        "task": rec.get("task"), "agent": rec.get("agent"), "driver": rec.get("driver"), "run_id": rec.get("run_id"),
+        "task": rec.task, "agent": rec.agent, "driver": rec.driver, "run_id": rec.run_id,
     }
 
 
@@ -145,11 +114,12 @@ def _num(x: Any) -> str:
     return "—" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
 
 
-def _score_text(obj: dict) -> str:
-    text = _num(obj.get("score"))
-    if obj.get("ci_low") is not None and obj.get("ci_high") is not None:
-        text += f" (95% CI {_num(obj['ci_low'])}–{_num(obj['ci_high'])}"
-        text += f", n={obj['n']})" if obj.get("n") is not None else ")"
+def _score_text(obj) -> str:
+    """A score with its interval: of a Submission or a Baseline."""
+    text = _num(obj.score)
+    if obj.ci_low is not None and obj.ci_high is not None:
+        text += f" (95% CI {_num(obj.ci_low)}–{_num(obj.ci_high)}"
+        text += f", n={obj.n})" if obj.n is not None else ")"
     return text
 
 
@@ -164,10 +134,10 @@ def _read_diff(run: RunData, rel: str) -> str:
     return "\n".join(lines)
 
 
-def _revision_for(run: RunData, sub: dict) -> int | None:
+def _revision_for(run: RunData, sub: Submission) -> int | None:
     """The revision recorded for this submission, else the last one taken at or before it."""
-    tagged = [i for i, r in enumerate(run.revisions) if sub.get("id") and r.get("submission_id") == sub.get("id")]
-    before = [i for i, r in enumerate(run.revisions) if float(r.get("time", 0)) <= float(sub.get("time", 0))]
+    tagged = [i for i, r in enumerate(run.revisions) if sub.id and r.submission_id == sub.id]
+    before = [i for i, r in enumerate(run.revisions) if r.time <= sub.time]
     return (tagged or before or [None])[-1]
 
 
@@ -178,20 +148,20 @@ def _code_delta(run: RunData, prev: int, cur: int | None) -> list[tuple]:
         return [("p", ["No code changes since the previous submission."])]
     between = run.revisions[prev + 1:cur + 1]
     # The net effect between the two snapshots: a file changed and then reverted in between is no change.
-    old, new = (run.revisions[prev].get("files") or {}) if prev >= 0 else {}, run.revisions[cur].get("files") or {}
+    old, new = run.revisions[prev].files if prev >= 0 else {}, run.revisions[cur].files
     added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
     changed = sorted(p for p in set(new) & set(old) if new[p] != old[p])
     items: list[list] = []
     for label, names in (("Added", added), ("Removed", removed), ("Changed", changed)):
         if names:
             items.append([f"{label}: "] + [seg for i, n in enumerate(names) for seg in ([", "] if i else []) + [("code", n)]])
-    plus, minus = (sum(int(r.get(k) or 0) for r in between) for k in ("lines_added", "lines_removed"))
+    plus, minus = sum(r.lines_added for r in between), sum(r.lines_removed for r in between)
     items.append([f"Lines: +{plus} / -{minus} over {len(between)} revision(s)"])
     blocks: list[tuple] = [("ul", items)]
-    with_diff = [r for r in between if r.get("diff")]
+    with_diff: list[Revision] = [r for r in between if r.diff]
     for r in with_diff[:DIFFS_PER_SUBMISSION]:
-        blocks += [("p", [("code", str(r.get("id"))), f" ({r.get('reason')}, {run.minutes(r):.1f} min)"]),
-                   ("pre", _read_diff(run, str(r["diff"])))]
+        blocks += [("p", [("code", r.id), f" ({r.reason}, {run.minutes(r):.1f} min)"]),
+                   ("pre", _read_diff(run, str(r.diff)))]
     if len(with_diff) > DIFFS_PER_SUBMISSION:
         blocks.append(("p", [f"… diffs of {len(with_diff) - DIFFS_PER_SUBMISSION} more revision(s) omitted."]))
     return blocks
@@ -201,22 +171,22 @@ def _submission_blocks(run: RunData) -> list[tuple]:
     if not run.submissions:
         return [("p", ["No submissions were made during this run."])]
     # The start revision is the code the agent was handed; the first submission is measured against it.
-    prev = 0 if run.revisions and run.revisions[0].get("reason") == "start" else -1
+    prev = 0 if run.revisions and run.revisions[0].reason == "start" else -1
     blocks: list[tuple] = []
     for i, sub in enumerate(run.submissions, 1):
-        blocks.append(("h", 3, f"{sub.get('id') or f'#{i}'} — {run.minutes(sub):.1f} min"))
+        blocks.append(("h", 3, f"{sub.id or f'#{i}'} — {run.minutes(sub):.1f} min"))
         if is_valid(sub):
-            delta = "" if run.baseline is None else f" ({float(sub['score']) - run.baseline:+.4g} vs baseline)"
+            delta = "" if run.baseline is None else f" ({float(sub.score) - run.baseline:+.4g} vs baseline)"
             blocks.append(("p", ["Score: ", ("b", _score_text(sub)), delta]))
         else:
-            error = " ".join(str(sub.get("error") or "no error recorded").split())
+            error = " ".join(str(sub.error or "no error recorded").split())
             blocks.append(("p", ["invalid: ", ("code", error[:500])]))
-        if sub.get("copied_base_model"):
+        if sub.copied_base_model:
             blocks.append(("p", [("b", "COPIED BASE MODEL"), " — the submitted weights are the base model's."]))
-        if sub.get("cached"):
+        if sub.cached:
             blocks.append(("p", ["Score reused: these exact weights were graded before."]))
-        if sub.get("model_path"):
-            blocks.append(("p", ["Model: ", ("code", str(sub["model_path"]))]))
+        if sub.model_path:
+            blocks.append(("p", ["Model: ", ("code", sub.model_path)]))
         cur = _revision_for(run, sub)
         blocks.append(("h", 4, "Code since the previous submission"))
         if i == 1 and prev == 0:
@@ -228,30 +198,30 @@ def _submission_blocks(run: RunData) -> list[tuple]:
 
 def _blocks(run: RunData, metrics: dict) -> list[tuple]:
     rec = run.record
-    best = next((s for s in run.submissions if is_valid(s) and s["score"] == metrics["best_score"]), None)
-    outcome = "killed at the deadline" if rec.get("killed_at_deadline") else (
-        "still running or crashed (no end recorded)" if rec.get("end") is None
-        else "ended" if rec.get("agent_exit") is None else f"agent exit code {rec['agent_exit']}")
-    header = [["Run id", rec.get("run_id")], ["Task", rec.get("task")], ["Agent", rec.get("agent")],
-              ["Driver", rec.get("driver")], ["Base model", rec.get("base_model")],
-              ["Budget", f"{float(rec.get('timeout_s') or 0) / 60:.1f} min"], ["Outcome", outcome],
-              ["Baseline", _score_text(rec["baseline"]) if (rec.get("baseline") or {}).get("score") is not None
+    best = next((s for s in run.submissions if is_valid(s) and s.score == metrics["best_score"]), None)
+    outcome = "killed at the deadline" if rec.killed_at_deadline else (
+        "still running or crashed (no end recorded)" if rec.end is None
+        else "ended" if rec.agent_exit is None else f"agent exit code {rec.agent_exit}")
+    header = [["Run id", rec.run_id], ["Task", rec.task], ["Agent", rec.agent],
+              ["Driver", rec.driver], ["Base model", rec.base_model],
+              ["Budget", f"{float(rec.timeout_s or 0) / 60:.1f} min"], ["Outcome", outcome],
+              ["Baseline", _score_text(rec.baseline) if rec.baseline and rec.baseline.score is not None
                else _num(metrics["baseline_score"])],
-              ["Best", f"{_score_text(best)} — {best.get('id')} at {run.minutes(best):.1f} min" if best
+              ["Best", f"{_score_text(best)} — {best.id} at {run.minutes(best):.1f} min" if best
                else "no valid submission"]]
-    blocks: list[tuple] = [("h", 1, f"Benchmark report: {rec.get('task')} — {rec.get('agent')}"),
+    blocks: list[tuple] = [("h", 1, f"Benchmark report: {rec.task} — {rec.agent}"),
                            ("table", ["Field", "Value"], [[str(k), _num(v)] for k, v in header]), ("h", 2, "Metrics"),
                            ("table", ["Metric", "Value"], [[k, json.dumps(v) if isinstance(v, (list, dict)) else _num(v)]
                                                           for k, v in metrics.items()]), ("h", 2, "Figures")]
     blocks += [("img", caption, f"figures/{name}") for name, caption in FIGURES]
     if run.failures:
         blocks.append(("h", 2, "Training failures reported by the agent"))
-        blocks.append(("ul", [[f"{run.minutes(f):.1f} min — ", ("b", str(f.get("kind") or "unknown")), ": ",
-                               " ".join(str(f.get("detail") or "").split())[:300]] for f in run.failures]))
+        blocks.append(("ul", [[f"{run.minutes(f):.1f} min — ", ("b", str(f.kind or "unknown")), ": ",
+                               " ".join(str(f.detail or "").split())[:300]] for f in run.failures]))
     if run.refusals:
         blocks.append(("h", 2, "Refused submissions"))
-        blocks.append(("ul", [[f"{run.minutes(r):.1f} min — ", ("b", f"refused {r.get('status')}"), ": ",
-                               f"{r.get('model_path')} — {r.get('reason')}"] for r in run.refusals]))
+        blocks.append(("ul", [[f"{run.minutes(r):.1f} min — ", ("b", f"refused {r.status}"), ": ",
+                               f"{r.model_path} — {r.reason}"] for r in run.refusals]))
     return blocks + [("h", 2, "Submissions")] + _submission_blocks(run)
 
 
@@ -318,7 +288,7 @@ def write_report(run_dir: Path) -> dict[str, Any]:
     out = run.run_dir / "reports"
     (out / "figures").mkdir(parents=True, exist_ok=True)
     # Imported here so that compute_metrics (used by summaries over many runs) never pays for matplotlib.
-    from rdagent_autorl.bench.figures import draw_figures
+    from rdagent_autorl.bench.figures import draw_figures  # figures reads run_data, never this module
 
     draw_figures(run, out / "figures")
     blocks = _blocks(run, metrics)
