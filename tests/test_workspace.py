@@ -26,9 +26,11 @@ def test_workspace_holds_the_training_split_and_never_the_held_out_one(tiny_mode
     assert "http://127.0.0.1:9/submit" in instructions and str(run.output_dir) in instructions
     assert json.loads((ws / "run_meta.json").read_text())["data_source"] == "synthetic"
 
-    env = agent_env(run.workspace, run.task.id, "http://127.0.0.1:9")
-    assert set(env) == {"TASK", "BASE_MODEL", "MODEL_PATH", "DATA_PATH", "OUTPUT_DIR", "GRADING_SERVER_URL", "WORKSPACE"}
+    env = agent_env(run.workspace, run.task, "http://127.0.0.1:9")
+    assert set(env) == {"TASK", "TASK_REWARD", "BASE_MODEL", "MODEL_PATH", "DATA_PATH", "OUTPUT_DIR",
+                        "GRADING_SERVER_URL", "WORKSPACE"}
     assert env["TASK"] == "gsm8k-rule" and env["OUTPUT_DIR"] == str(ws / "output")
+    assert env["TASK_REWARD"] == "math"  # the reward the task declares, for its GRPO template
 
 
 def test_humaneval_workspace_rows_carry_the_task_extras(tiny_model, tmp_path):
