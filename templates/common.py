@@ -1,8 +1,26 @@
-"""What every training template does the same way: read its config overrides and data, load the
-tokenizer, build an optional LoRA config, and save a complete checkpoint the grader can load.
+"""The frame every training template shares: the contract it keeps, the CONFIG keys it shares with the
+others, and the code that is the same in all of them (config overrides, paths, data, tokenizer, LoRA,
+the trainer's arguments, saving a checkpoint the grader can load).
 
 Kept beside the templates (and imported with a sys.path insert) so each template stays a plain
-script that runs by hand: `python templates/sft.py`.
+script that runs by hand, top to bottom: `DATA_PATH=... BASE_MODEL=... OUTPUT_DIR=... python templates/sft.py`.
+
+The contract every template (and every edit of one) keeps:
+Environment:   DATA_PATH    JSONL training rows ({"id", "prompt", "answer", task extras}; each template
+                            says what it reads from them)
+               BASE_MODEL   folder of the model to start from (read-only)
+               OUTPUT_DIR   the checkpoint goes to $OUTPUT_DIR/<CONFIG["version"]>
+               TASK_REWARD  grpo_rule.py only: the task's reward, a name in rewards.REWARDS
+Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "learning_rate": 1e-4}' updates the CONFIG block
+               (unknown keys are an error, so a typo cannot be silently ignored).
+               AUTORL_DRY_RUN=1: 2 optimizer steps on a few rows (each template says how few), then save
+               as usual: the coder's check that the pipeline works.
+Logs:          trainer metrics as `{'loss': ...}` lines on stdout (the runner reads the trend from them).
+Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA already merged).
+
+CONFIG: each template has ONE `CONFIG = {...}` literal at the top level that holds ALL its keys and their
+defaults (the loop writes overrides into that literal). The keys below mean the same in every template
+that has them, so they are documented here once; a template comments only what is its own.
 """
 
 import json
@@ -12,6 +30,36 @@ import shutil
 
 import torch
 from transformers import AutoConfig, AutoTokenizer
+
+SHARED_CONFIG = {
+    # Every template.
+    "learning_rate": "peak learning rate (full fine-tuning of a ~0.5-1.5B model: ~1e-5 for SFT, ~1e-6 for "
+                     "RL, which drifts fast; LoRA wants ~10x more)",
+    "max_steps": "optimizer steps; in the SFT templates -1 = as many as num_train_epochs takes, > 0 overrides it",
+    "per_device_train_batch_size": "rows per forward pass (SFT: examples or episodes; GRPO: completions or "
+                                   "episodes, not prompts or games)",
+    "gradient_accumulation_steps": "forward passes per optimizer step: effective batch = batch size x accumulation",
+    "use_lora": "train small LoRA adapters (less memory) instead of every weight; they are merged before saving",
+    "lora_r": "LoRA rank (with use_lora)",
+    "lora_alpha": "LoRA scaling (with use_lora)",
+    "gradient_checkpointing": "recompute activations in the backward pass: less memory, ~20% slower",
+    "bf16": '"auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False',
+    "seed": "seeds the trainer and the max_train_samples subset",
+    "version": "the checkpoint's folder name under OUTPUT_DIR (the loop names it)",
+    "max_train_samples": "None = every training row (ALFWorld: every game); an int keeps a random subset of that size",
+    "logging_steps": "log the trainer metrics every this many optimizer steps",
+    # The SFT templates (sft.py, sft_trajectories.py).
+    "num_train_epochs": "passes over the training rows (unless max_steps > 0)",
+    "max_length": "tokens per training row; longer rows are cut at the end",
+    "warmup_ratio": "fraction of the steps spent ramping the learning rate up from 0 (cosine decay after)",
+    # The GRPO templates (grpo_rule.py, grpo_online.py).
+    "num_generations": "group size: completions (or episodes) per prompt (or game), compared with each other",
+    "max_completion_length": "tokens of a completion (an episode after its first prompt); longer ones are cut",
+    "temperature": "sampling temperature: groups need diverse completions to learn from",
+    "beta": "KL penalty to the base model; 0 skips loading a reference model",
+    "use_vllm": "GPU only: generate with vLLM colocated in this process (much faster)",
+    "vllm_gpu_memory_utilization": "share of the GPU's memory vLLM may take (with use_vllm)",
+}
 
 
 def apply_overrides(config: dict, dry_run: dict) -> dict:
@@ -28,6 +76,15 @@ def apply_overrides(config: dict, dry_run: dict) -> dict:
     print("CONFIG", json.dumps(config), flush=True)
     print("BASE_MODEL", os.environ.get("BASE_MODEL"), flush=True)  # what this run starts from, for the log's reader
     return config
+
+
+def paths(*names: str) -> list[str]:
+    """The values of the contract's environment variables (the template names the ones it reads);
+    one that is not set stops the script with the way to run it."""
+    if missing := [name for name in names if not os.environ.get(name)]:
+        raise SystemExit(f"{', '.join(missing)} not set: run a template as DATA_PATH=<rows.jsonl> "
+                         "BASE_MODEL=<model folder> OUTPUT_DIR=<folder> python <template>.py (see common.py)")
+    return [os.environ[name] for name in names]
 
 
 def read_rows(path: str, max_samples, seed: int) -> list:
@@ -52,6 +109,42 @@ def lora_config(config: dict, dropout: float):
 
     return LoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"], lora_dropout=dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def trainer_args(config: dict, output_dir: str, **own) -> dict:
+    """Keyword arguments for TRL's SFTConfig / GRPOConfig from the keys every template shares, plus the
+    template's `own` arguments (which win over these, so an edit can change any of them)."""
+    shared = dict(
+        output_dir=os.path.join(output_dir, f".{config['version']}-trainer"),  # trainer state, not a checkpoint
+        learning_rate=config["learning_rate"],
+        max_steps=config["max_steps"],
+        per_device_train_batch_size=config["per_device_train_batch_size"],
+        gradient_accumulation_steps=config["gradient_accumulation_steps"],
+        activation_checkpointing=config["gradient_checkpointing"],  # the new name of gradient_checkpointing
+        bf16=config["bf16"],
+        seed=config["seed"],
+        logging_steps=config["logging_steps"],
+        save_strategy="no",  # one final save (save_checkpoint); intermediate checkpoints only cost disk and time
+        report_to="none",
+        disable_tqdm=True,  # plain `{'loss': ...}` lines on stdout, readable in a captured log
+    )
+    return {**shared, **own}
+
+
+def sft_args(config: dict, output_dir: str, **own) -> dict:
+    """trainer_args plus the SFT templates' keys (epochs, row length, warm-up then cosine decay)."""
+    sft = dict(num_train_epochs=config["num_train_epochs"], max_length=config["max_length"], lr_scheduler_type="cosine",
+               warmup_steps=config["warmup_ratio"])  # transformers reads a float < 1 as a fraction of all steps
+    return trainer_args(config, output_dir, **{**sft, **own})
+
+
+def grpo_args(config: dict, output_dir: str, **own) -> dict:
+    """trainer_args plus the GRPO templates' keys (groups, sampling, KL, vLLM generation)."""
+    grpo = dict(num_generations=config["num_generations"], max_completion_length=config["max_completion_length"],
+                temperature=config["temperature"], beta=config["beta"])
+    if config["use_vllm"]:  # colocate: vLLM shares this process and GPU, no separate server to start
+        grpo.update(use_vllm=True, vllm_mode="colocate", vllm_gpu_memory_utilization=config["vllm_gpu_memory_utilization"])
+    return trainer_args(config, output_dir, **{**grpo, **own})
 
 
 def save_checkpoint(trainer, tokenizer, base_model: str, output_dir: str, config: dict) -> str:

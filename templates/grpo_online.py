@@ -2,18 +2,14 @@
 the batch `num_generations` times with the current policy, rewards an episode by task success, and
 pushes up the actions of the episodes that did better than their group.
 
-Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output TASK=alfworld-online \
-               python templates/grpo_online.py
-Environment:   DATA_PATH   JSONL rows {"id", "prompt" (the goal), "game" (the game file, relative to the folder
-                           of DATA_PATH), "task_type", "walkthrough", ...}; one row = one training game
-               BASE_MODEL  folder of the model to start from (read-only); an SFT warm-up checkpoint
-                           (sft_trajectories.py) learns much faster than a model that never won a game
-               OUTPUT_DIR  the checkpoint goes to $OUTPUT_DIR/<version>
-               TASK        task id (unused: the reward is the environment's)
-Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "max_steps": 50}' updates CONFIG below
-               (unknown keys are an error, so a typo cannot be silently ignored).
-               AUTORL_DRY_RUN=1: 2 steps of 2 games x 2 short episodes, then save as usual.
-Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA already merged).
+Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output python templates/grpo_online.py
+DATA_PATH:     JSONL rows {"id", "prompt" (the goal), "game" (the game file, relative to the folder of DATA_PATH),
+               "task_type", "walkthrough", ...}; one row = one training game
+BASE_MODEL:    an SFT warm-up checkpoint (sft_trajectories.py) learns much faster than a model that never won a
+               game: the reward is the environment's (task success), and a group that never wins learns nothing
+Dry run:       AUTORL_DRY_RUN=1: 2 steps of 2 games x 2 short episodes, then save as usual.
+The contract every template keeps (environment, AUTORL_CONFIG_JSON overrides, `SAVED <path>` last) and
+what the shared CONFIG keys mean: common.py.
 """
 
 import copy
@@ -31,32 +27,24 @@ from rdagent_autorl.envs.alfworld_env import (
 from rdagent_autorl.generation import cut_at_stop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
-from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
+from common import apply_overrides, grpo_args, load_tokenizer, lora_config, paths, read_rows, save_checkpoint  # noqa: E402
 
-# ---- The one block to edit -------------------------------------------------------------------
+# ---- The one block to edit (the shared keys are documented in common.SHARED_CONFIG) -----------------
 CONFIG = {
-    "learning_rate": 1e-6,  # RL drifts fast: full fine-tuning wants ~1e-6, LoRA ~1e-5
-    "max_steps": 200,  # optimizer steps (each one plays a fresh batch of episodes)
-    "num_generations": 8,  # group size: episodes per game, compared with each other
+    "learning_rate": 1e-6,  # full fine-tuning; ~1e-5 with LoRA
+    "max_steps": 200,  # each step plays a fresh batch of episodes
+    "num_generations": 8,  # episodes per game
     "per_device_train_batch_size": 8,  # episodes (not games) per forward pass
     "gradient_accumulation_steps": 4,  # games per step = batch x accumulation / num_generations
     "max_turns": 20,  # actions per training episode (the grader allows MAX_STEPS = 50); None = 50
     "max_completion_length": 3072,  # tokens of an episode after its first prompt; cut after a whole action
-    "temperature": 1.0,  # sampling temperature: groups need diverse episodes to learn from
-    "beta": 0.0,  # KL penalty to the base model; 0 skips loading a reference model
+    "temperature": 1.0,
+    "beta": 0.0,
     "invalid_action_weight": 0.0,  # shaping: minus this x the share of inadmissible actions; 0 = success only
     "rollout_batch_size": 64,  # episodes decoded together per generate call (transformers generation)
-    "use_vllm": False,  # GPU only: generate actions with vLLM inside this process (much faster)
-    "vllm_gpu_memory_utilization": 0.3,  # share of GPU memory vLLM may take when use_vllm
-    "use_lora": False,  # LoRA trains small adapters (less memory); they are merged before saving
-    "lora_r": 16,
-    "lora_alpha": 32,
-    "gradient_checkpointing": True,  # recompute activations: less memory, ~20% slower
-    "bf16": "auto",  # "auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False
-    "seed": 42,
-    "version": "v1",  # checkpoint folder name under OUTPUT_DIR
-    "max_train_samples": None,  # GAMES: None = every training game; an int keeps a random subset
-    "logging_steps": 5,
+    "use_vllm": False, "vllm_gpu_memory_utilization": 0.3,
+    "use_lora": False, "lora_r": 16, "lora_alpha": 32, "gradient_checkpointing": True, "bf16": "auto",
+    "seed": 42, "version": "v1", "max_train_samples": None, "logging_steps": 5,  # max_train_samples: GAMES
 }
 # ------------------------------------------------------------------------------------------------
 
@@ -65,7 +53,7 @@ CONFIG = apply_overrides(CONFIG, dry_run=dict(
     max_steps=2, max_train_samples=4, num_generations=2, per_device_train_batch_size=4,
     gradient_accumulation_steps=1, max_turns=3, max_completion_length=1024, logging_steps=1, use_vllm=False,
 ))
-DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MODEL"], os.environ["OUTPUT_DIR"]
+DATA_PATH, BASE_MODEL, OUTPUT_DIR = paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR")
 # The policy's prompt is the whole episode so far, so ONE multi-turn sequence holds exactly the context
 # each action was sampled from. Fewer turns than the grader's 50 make rollouts cheaper; a plan longer
 # than max_turns cannot be won in training.
@@ -173,31 +161,12 @@ def invalid_action_penalty(prompts, completions, invalid_share, **kwargs):
 
 
 peft_config = lora_config(CONFIG, dropout=0.0)  # LoRA adapters are merged before saving
-vllm_args = {}
-if CONFIG["use_vllm"]:  # colocate: vLLM shares this process and GPU, no separate server to start
-    vllm_args = dict(use_vllm=True, vllm_mode="colocate",
-                     vllm_gpu_memory_utilization=CONFIG["vllm_gpu_memory_utilization"],
-                     vllm_importance_sampling_correction=False)  # it needs sampling logprobs; the rollout has none
-args = GRPOConfig(
-    output_dir=os.path.join(OUTPUT_DIR, f".{CONFIG['version']}-trainer"),  # trainer state, not a checkpoint
-    learning_rate=CONFIG["learning_rate"],
-    max_steps=CONFIG["max_steps"],
-    num_generations=CONFIG["num_generations"],
-    per_device_train_batch_size=CONFIG["per_device_train_batch_size"],
-    gradient_accumulation_steps=CONFIG["gradient_accumulation_steps"],
-    max_completion_length=CONFIG["max_completion_length"],
-    temperature=CONFIG["temperature"],
-    beta=CONFIG["beta"],
-    reward_weights=[1.0, CONFIG["invalid_action_weight"]],
-    activation_checkpointing=CONFIG["gradient_checkpointing"],  # the new name of gradient_checkpointing
-    bf16=CONFIG["bf16"],
-    seed=CONFIG["seed"],
-    logging_steps=CONFIG["logging_steps"],
-    save_strategy="no",  # one final save below; intermediate checkpoints only cost disk and time
-    report_to="none",
-    disable_tqdm=True,  # plain `{'loss': ..., 'reward': ...}` lines on stdout, readable in a captured log
-    **vllm_args,
-)
+# The shared arguments (common.grpo_args) plus this template's own: the rewards' weights, and no vLLM importance
+# sampling (it needs sampling logprobs; the rollout has none).
+own = dict(reward_weights=[1.0, CONFIG["invalid_action_weight"]])
+if CONFIG["use_vllm"]:
+    own["vllm_importance_sampling_correction"] = False
+args = GRPOConfig(**grpo_args(CONFIG, OUTPUT_DIR, **own))
 trainer = GRPOTrainer(model=BASE_MODEL, reward_funcs=[success_reward, invalid_action_penalty], args=args,
                       train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
                       rollout_func=rollout)

@@ -9,8 +9,6 @@ The scoring itself is the grader's own code (imported from rdagent_autorl.scorin
 policy is rewarded for is exactly what the final evaluation counts.
 """
 
-import sys
-
 from rdagent_autorl.scoring.exact_match import extract_final_line, normalize
 from rdagent_autorl.scoring.math_answer import answers_match, extract_answer, gold_answer
 
@@ -61,19 +59,19 @@ def humaneval_pass_reward(prompts, completions, test, entry_point, **kwargs) -> 
     return [1.0 if r.passed else 0.0 for r in results]
 
 
-# Reward functions per task id; grpo_rule.py weights them (e.g. the format bonus counts less).
+# Rewards by NAME (a task declares its reward's name: `reward` in its spec, $TASK_REWARD in its workspace);
+# grpo_rule.py weights them (the format bonus counts less). No fallback: an unknown name is an error.
 REWARDS = {
-    "gsm8k-rule": [gsm8k_correctness_reward, gsm8k_format_reward],
-    "humaneval-rule": [humaneval_pass_reward],
-    "math": [gsm8k_correctness_reward, gsm8k_format_reward],  # custom tasks with `scorer: math`
-    "exact": [exact_match_reward],  # custom tasks with `scorer: exact`
+    "math": [gsm8k_correctness_reward, gsm8k_format_reward],  # the '#### N' answer, as the math scorer reads it
+    "exact": [exact_match_reward],  # the final line equals the reference (the exact scorer)
+    "humaneval": [humaneval_pass_reward],  # the completed function passes the problem's tests
 }
 
 
-def rewards_for(task: str) -> list:
-    """The rewards of a task id or scorer name; other ids (custom tasks) fall back to the math ones,
-    the usual custom scorer: set CONFIG["reward"] = "exact" in grpo_rule.py for exact-match tasks."""
-    if task in REWARDS:
-        return REWARDS[task]
-    print(f"rewards: no rewards registered for task {task!r}; using the math rewards", file=sys.stderr)
-    return REWARDS["math"]
+def rewards_for(name: str | None) -> list:
+    """The reward functions named `name`; a missing or unknown name stops the script, listing the names."""
+    if name in REWARDS:
+        return REWARDS[name]
+    said = f"unknown reward {name!r}" if name else "no reward named"
+    raise SystemExit(f"rewards: {said}: set CONFIG['reward'] or $TASK_REWARD (the task's reward, which the "
+                     f"workspace sets) to one of {sorted(REWARDS)}")

@@ -5,17 +5,12 @@ episode so far, so one row holds every step's prompt and the loss falls on the a
 per decision would re-encode the same history once per step: on the smoke games, ~310k tokens an
 epoch (729 decisions, ~420 tokens each) instead of 75k, for the same loss.)
 
-Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output TASK=alfworld-online \
-               python templates/sft_trajectories.py
-Environment:   DATA_PATH   JSONL rows {"id", "prompt" (the goal), "answer", "game" (the game file, relative to
-                           the folder of DATA_PATH), "task_type", "walkthrough" (the planner's actions)}
-               BASE_MODEL  folder of the model to start from (read-only)
-               OUTPUT_DIR  the checkpoint goes to $OUTPUT_DIR/<version>
-               TASK        task id (unused: the trajectories come from the games themselves)
-Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "learning_rate": 1e-4}' updates CONFIG below
-               (unknown keys are an error, so a typo cannot be silently ignored).
-               AUTORL_DRY_RUN=1: 3 games, 2 optimizer steps, then save as usual (a smoke test).
-Last line of stdout: `SAVED <path>` (a full model + tokenizer, safetensors, LoRA already merged).
+Run by hand:   DATA_PATH=data/train.jsonl BASE_MODEL=base_model OUTPUT_DIR=output python templates/sft_trajectories.py
+DATA_PATH:     JSONL rows {"id", "prompt" (the goal), "answer", "game" (the game file, relative to the folder of
+               DATA_PATH), "task_type", "walkthrough" (the planner's actions)}; one row = one training game
+Dry run:       AUTORL_DRY_RUN=1: 3 games, 2 optimizer steps, then save as usual.
+The contract every template keeps (environment, AUTORL_CONFIG_JSON overrides, `SAVED <path>` last) and
+what the shared CONFIG keys mean: common.py.
 """
 
 import multiprocessing
@@ -30,30 +25,25 @@ from trl import SFTConfig, SFTTrainer
 from rdagent_autorl.envs.alfworld_env import AlfworldEnv, chat_tokens, expert_episode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
-from common import apply_overrides, load_tokenizer, lora_config, read_rows, save_checkpoint  # noqa: E402
+from common import apply_overrides, load_tokenizer, lora_config, paths, read_rows, save_checkpoint, sft_args  # noqa: E402
 
-# ---- The one block to edit -------------------------------------------------------------------
+# ---- The one block to edit (the shared keys are documented in common.SHARED_CONFIG) -----------------
 CONFIG = {
-    "learning_rate": 1e-5,  # full fine-tuning of a ~0.5-1.5B model; use ~1e-4 with LoRA
-    "num_train_epochs": 2,
-    "max_steps": -1,  # > 0 overrides num_train_epochs
-    "per_device_train_batch_size": 4,  # episodes per forward pass
-    "gradient_accumulation_steps": 2,  # effective batch = batch size x accumulation
-    "max_length": 4096,  # tokens of an episode; longer ones are cut at the end (the later actions unlearned)
-    "use_lora": False,  # LoRA trains small adapters (less memory); they are merged before saving
-    "lora_r": 16,
-    "lora_alpha": 32,
-    "gradient_checkpointing": True,  # recompute activations: less memory, ~20% slower
-    "bf16": "auto",  # "auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False
-    "seed": 42,
-    "version": "v1",  # checkpoint folder name under OUTPUT_DIR
-    "max_train_samples": None,  # GAMES, not decisions: None = every training game; an int = a random subset
-    "warmup_ratio": 0.03,  # fraction of the steps spent ramping the learning rate up from 0
-    "logging_steps": 10,
+    # Trajectory collection (this template's own)
     "renamed_copies": 0,  # extra copies of each episode with its entity names swapped (see rename_entities)
     "search_copies": 0,  # extra copies of each game with wrong guesses before each search (see searching_episode)
     "max_wrong_guesses": 2,  # at most this many wrong places visited before each search in those copies
     "collect_workers": 4,  # processes replaying walkthroughs (each game load runs the PDDL translator: ~0.3-1 s)
+    # Training
+    "learning_rate": 1e-5,  # full fine-tuning; ~1e-4 with LoRA
+    "num_train_epochs": 2,
+    "max_steps": -1,
+    "per_device_train_batch_size": 4,  # episodes per forward pass
+    "gradient_accumulation_steps": 2,
+    "max_length": 4096,  # tokens of an episode; longer ones are cut at the end (the later actions unlearned)
+    "warmup_ratio": 0.03,
+    "use_lora": False, "lora_r": 16, "lora_alpha": 32, "gradient_checkpointing": True, "bf16": "auto",
+    "seed": 42, "version": "v1", "max_train_samples": None, "logging_steps": 10,  # max_train_samples: GAMES
 }
 # ------------------------------------------------------------------------------------------------
 
@@ -62,7 +52,7 @@ CONFIG = apply_overrides(CONFIG, dry_run=dict(
     max_steps=2, max_train_samples=3, per_device_train_batch_size=2,
     gradient_accumulation_steps=1, max_length=1024, warmup_ratio=0.0, logging_steps=1,
 ))
-DATA_PATH, BASE_MODEL, OUTPUT_DIR = os.environ["DATA_PATH"], os.environ["BASE_MODEL"], os.environ["OUTPUT_DIR"]
+DATA_PATH, BASE_MODEL, OUTPUT_DIR = paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR")
 
 # ---- Trajectory collection ---------------------------------------------------------------------
 _env = None  # one engine per worker process, reused across its games
@@ -160,31 +150,15 @@ chats += [rename_entities(chat, names, rng) for chat in chats for _ in range(CON
 for chat in chats:  # the same token view grpo_online trains on: mask 1 on the actions and their end-of-turn tokens
     prompt_ids, completion_ids, action_mask = chat_tokens(tokenizer, chat)
     samples.append({"input_ids": prompt_ids + completion_ids, "assistant_masks": [0] * len(prompt_ids) + action_mask})
-print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} searches={searches} detour_steps={detour_steps} rows={len(samples)}", flush=True)
+print(f"TRAJECTORIES games={len(rows)} won={won} steps={actions} searches={searches} detour_steps={detour_steps} "
+      f"rows={len(samples)}", flush=True)
 if not samples:
     raise SystemExit("no winning trajectory to train on")
 dataset = Dataset.from_list(samples)  # pre-tokenized: TRL turns assistant_masks into labels (-100 elsewhere)
 
 peft_config = lora_config(CONFIG, dropout=0.05)  # LoRA adapters are merged before saving
 
-args = SFTConfig(
-    output_dir=os.path.join(OUTPUT_DIR, f".{CONFIG['version']}-trainer"),  # trainer state, not a checkpoint
-    learning_rate=CONFIG["learning_rate"],
-    num_train_epochs=CONFIG["num_train_epochs"],
-    max_steps=CONFIG["max_steps"],
-    per_device_train_batch_size=CONFIG["per_device_train_batch_size"],
-    gradient_accumulation_steps=CONFIG["gradient_accumulation_steps"],
-    max_length=CONFIG["max_length"],
-    activation_checkpointing=CONFIG["gradient_checkpointing"],  # the new name of gradient_checkpointing
-    bf16=CONFIG["bf16"],
-    seed=CONFIG["seed"],
-    logging_steps=CONFIG["logging_steps"],
-    lr_scheduler_type="cosine",
-    warmup_steps=CONFIG["warmup_ratio"],  # transformers reads a float < 1 as a fraction of all steps
-    save_strategy="no",  # one final save below; intermediate checkpoints only cost disk and time
-    report_to="none",
-    disable_tqdm=True,  # plain `{'loss': ...}` lines on stdout, readable in a captured log
-)
+args = SFTConfig(**sft_args(CONFIG, OUTPUT_DIR))  # the shared arguments (common.sft_args); the loss mask is the rows'
 trainer = SFTTrainer(model=BASE_MODEL, args=args, train_dataset=dataset, processing_class=tokenizer,
                      peft_config=peft_config)
 trainer.train()

