@@ -1,8 +1,9 @@
 """The Level 3 templates (templates/sft_trajectories.py, templates/grpo_online.py) and the protocol they
 train on: expert trajectories collected in the real ALFWorld engine, and the token view of a multi-turn
-episode (`alfworld_env.chat_tokens`) that GRPO's rollout hands to TRL.
+episode (`chat_tokens`) that GRPO's rollout hands to TRL; and that online GRPO learns: a primed policy
+wins some episodes, gets a positive reward and its weights move.
 
-Games are generated smoke games (rdagent_autorl/envs/alfworld_gen.py), laid out as a workspace sees
+Games are generated smoke games (rdagent_autorl/tasks/alfworld_online/gen.py), laid out as a workspace sees
 them: data/train.jsonl whose "game" paths are relative to data/, through a data/games link. The
 templates run as subprocesses on the tiny model, CPU-only, in AUTORL_DRY_RUN mode, like test_templates.py.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from test_templates import assert_full_checkpoint, run_template, saved_path
 
-from rdagent_autorl.envs.alfworld_env import (
+from rdagent_autorl.tasks.alfworld_online.env import (
     ACTION_MAX_TOKENS, MAX_STEPS, AlfworldEnv, chat_tokens, expert_episode, play,
 )
 
@@ -26,14 +27,14 @@ N_GAMES = 6  # one per task type (the generator goes round-robin)
 
 @pytest.fixture(scope="module")
 def games(tmp_path_factory) -> dict:
-    from rdagent_autorl.envs.alfworld_gen import generate_games
+    from rdagent_autorl.tasks.alfworld_online.gen import generate_games
 
     root = tmp_path_factory.mktemp("alfworld-games")
     infos = generate_games(root, N_GAMES, seed=11)
     data = tmp_path_factory.mktemp("data")
     (data / "games").symlink_to(root, target_is_directory=True)
     rows = []
-    for g in infos:  # the rows of rdagent_autorl/tasks/alfworld_online.py's training split
+    for g in infos:  # the rows of the alfworld-online task's training split
         rel = g.game_file.relative_to(root).as_posix()
         rows.append({"id": rel.rsplit("/", 1)[0], "prompt": g.goal, "answer": "\n".join(g.walkthrough),
                      "game": f"games/{rel}", "task_type": g.task_type, "walkthrough": list(g.walkthrough)})
@@ -154,10 +155,11 @@ def test_chat_tokens_need_an_assistant_turn(tokenizer, episodes):
 # ---- the templates -------------------------------------------------------------------------------
 
 
-def test_level3_templates_are_registered_and_render(tmp_path):
-    from rdagent_autorl.run.templates import TEMPLATES_BY_LEVEL, render_template, template_info
+def test_online_templates_are_the_tasks_and_render(tmp_path):
+    from rdagent_autorl.run.templates import render_template, template_info
+    from rdagent_autorl.tasks import get_task
 
-    assert TEMPLATES_BY_LEVEL[3] == ("sft_trajectories", "grpo_online")
+    assert get_task("alfworld-online").templates == ("sft_trajectories", "grpo_online")
     assert template_info("grpo_online").config["max_turns"] == 20
     files = render_template("grpo_online", {"max_turns": 5, "invalid_action_weight": 0.1}, tmp_path)
     assert (tmp_path / "common.py").is_file()
@@ -165,7 +167,11 @@ def test_level3_templates_are_registered_and_render(tmp_path):
                   if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CONFIG")
     config = ast.literal_eval(config)
     assert config["max_turns"] == 5 and config["invalid_action_weight"] == 0.1
-    assert render_template("sft_trajectories", {"collect_workers": 1}, tmp_path / "sft")["train.py"]
+    # A shared key, on a line with others: only its value changes.
+    files = render_template("sft_trajectories", {"collect_workers": 1, "lora_r": 8, "seed": 3}, tmp_path / "sft")
+    config = ast.literal_eval(next(n.value for n in ast.parse(files["train.py"]).body
+                                   if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "CONFIG"))
+    assert config == {**template_info("sft_trajectories").config, "collect_workers": 1, "lora_r": 8, "seed": 3}
 
 
 def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
@@ -176,7 +182,7 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
     broken["walkthrough"] = broken["walkthrough"][:-1]
     data = _write_rows(games["data_dir"] / "sft.jsonl", [broken, *good])
     proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=tmp_path / "output",
-                        task="alfworld-online", config={"renamed_copies": 1, "search_copies": 1})
+                        config={"renamed_copies": 1, "search_copies": 1})
     assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
     steps = sum(len(r["walkthrough"]) for r in good)
     found = re.search(rf"^TRAJECTORIES games=3 won=2 steps={steps} searches=(\d) detour_steps=(\d+) rows=(\d+)$",
@@ -198,8 +204,7 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
 def test_grpo_online_dry_run(games, tiny_model, tmp_path):
     """2 steps x (2 games x 2 episodes of at most 3 actions), played in the engine by the tiny model.
     It never wins, so every advantage is 0 and the weights stay put; the loop and the save must work."""
-    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
-                        task="alfworld-online")
+    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output")
     rollouts = re.findall(r"^ROLLOUT step=(\d+) games=(\d+) episodes=(\d+) won=(\d+) success=([\d.]+) "
                           r"mean_actions=([\d.]+)", proc.stdout, re.M)
     assert [r[:4] for r in rollouts] == [("0", "2", "4", "0"), ("1", "2", "4", "0")]
@@ -219,8 +224,54 @@ def test_grpo_online_dry_run(games, tiny_model, tmp_path):
 def test_grpo_online_refuses_a_step_larger_than_the_games(games, tiny_model, tmp_path):
     """TRL would silently train nothing (and the script would save the base model as if trained)."""
     proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
-                        task="alfworld-online", dry_run=False, expect_ok=False,
+                        dry_run=False, expect_ok=False,
                         config={"max_steps": 1, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 4,
                                 "num_generations": 2})
     assert proc.returncode != 0 and "6 training games, but one step plays 16" in proc.stderr
     assert not (tmp_path / "output" / "v1").exists()
+
+
+# ---- learning ------------------------------------------------------------------------------------
+
+EASY = "look_at_obj_in_light"  # the shortest smoke game: 3 actions
+
+
+@pytest.fixture(scope="module")
+def primed_policy(games, tiny_model, tmp_path_factory) -> tuple[Path, Path]:
+    """The tiny model after 80 sft_trajectories steps on one easy game's walkthrough (a full run of the
+    template): it has learned that game's three actions, so sampled at temperature 1 it wins most
+    episodes but not all. Returns (the game's data file, the checkpoint)."""
+    [row] = [r for r in games["rows"] if r["task_type"] == EASY]
+    assert len(row["walkthrough"]) == 3
+    data = _write_rows(games["data_dir"] / "easy.jsonl", [row])
+    out = tmp_path_factory.mktemp("primed-policy") / "output"
+    proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=out, dry_run=False,
+                        config={"learning_rate": 1e-2, "max_steps": 80, "per_device_train_batch_size": 1,
+                                "gradient_accumulation_steps": 1, "warmup_ratio": 0.0, "gradient_checkpointing": False,
+                                "collect_workers": 1, "logging_steps": 10, "version": "primed"})
+    losses = [float(ast.literal_eval(line)["loss"]) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
+    assert losses[-1] < 0.1, f"the walkthrough was not learned: losses {losses}"  # measured: 4.2 -> 0.011
+    return data, saved_path(proc)
+
+
+def test_grpo_online_learns_from_a_won_episode(primed_policy, tmp_path):
+    """Online GRPO, end to end: 3 steps of 8 episodes of the easy game played by the primed policy in the
+    engine. Some episodes win (a positive reward) and some do not (a group with different rewards, so a
+    non-zero advantage): the loss has a gradient and the saved weights move away from the primed ones.
+    Fails when the rollout, the reward, the token view or the update breaks (each leaves the weights put)."""
+    data, primed = primed_policy
+    proc = run_template("grpo_online.py", data_path=data, base=primed, out=tmp_path / "output", dry_run=False,
+                        config={"learning_rate": 1e-4, "max_steps": 3, "num_generations": 8,
+                                "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "max_turns": 5,
+                                "max_completion_length": 1024, "gradient_checkpointing": False, "logging_steps": 1})
+    rollouts = [tuple(map(int, r)) for r in re.findall(r"^ROLLOUT step=(\d+) games=1 episodes=(\d+) won=(\d+) ",
+                                                       proc.stdout, re.M)]
+    assert [(step, episodes) for step, episodes, _ in rollouts] == [(0, 8), (1, 8), (2, 8)], proc.stdout[-2000:]
+    assert any(won > 0 for *_, won in rollouts), rollouts  # the primed policy wins some episodes
+    assert any(0 < won < episodes for _, episodes, won in rollouts), rollouts  # a group with a learning signal
+    logs = [ast.literal_eval(line) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
+    assert len(logs) == 3
+    rewards = [float(log["rewards/success_reward/mean"]) for log in logs]
+    assert rewards == [won / episodes for _, episodes, won in rollouts]  # what TRL logs is what the rollout won
+    assert max(rewards) > 0 and any(float(log["grad_norm"]) > 0 for log in logs), logs
+    assert_full_checkpoint(saved_path(proc), primed, trained=True)  # the weights changed
