@@ -21,7 +21,7 @@ from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
-from rdagent_autorl.envs.alfworld_env import (
+from rdagent_autorl.tasks.alfworld_online.env import (
     ACTION_MAX_TOKENS, ACTION_STOP, MAX_STEPS, THINK_PREFIX, chat_tokens, play,
 )
 from rdagent_autorl.generation import cut_at_stop

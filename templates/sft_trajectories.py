@@ -22,7 +22,7 @@ import sys
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
-from rdagent_autorl.envs.alfworld_env import AlfworldEnv, chat_tokens, expert_episode
+from rdagent_autorl.tasks.alfworld_online.env import AlfworldEnv, chat_tokens, expert_episode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
 from common import apply_overrides, load_tokenizer, lora_config, paths, read_rows, save_checkpoint, sft_args  # noqa: E402
