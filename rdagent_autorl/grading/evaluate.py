@@ -179,8 +179,7 @@ def evaluate(
 
     t0 = time.perf_counter()
     samples = task.heldout(config.data_source)[: config.limit]
-    options = {"device": device} if config.backend == "hf" else {}
-    policy = load_backend(config.backend, model_dir, **options)
+    policy = load_backend(config.backend, model_dir, device=device)  # device: where the backend has a choice
     t1 = time.perf_counter()
     transcripts = task.solve(samples, policy)  # one generation each, or episodes played in the environment
     t2 = time.perf_counter()
