@@ -24,17 +24,16 @@ def make_agent(folder: Path, script: str, name: str) -> Path:
     return folder
 
 
-def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None) -> dict:
-    from rdagent_autorl.bench.harness import run_bench
-    from rdagent_autorl.cli.bench_command import EXAMPLE_SMOKE_CONFIG
+def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None):
+    """A smoke run (AUTORL_SMOKE=1: the example agent runs the task's smoke steps) on 16 held-out items."""
+    from rdagent_autorl.run.harness import run_bench
 
-    env = {"AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG), **(extra_env or {})}
     return run_bench("gsm8k-rule", agent, model="tiny", data="smoke", timeout_s=timeout_s, gpus=[], limit=16,
-                     runs_dir=home / "bench", extra_env=env, poll_s=0.5)
+                     runs_dir=home / "bench", smoke=True, extra_env=extra_env, poll_s=0.5)
 
 
 @pytest.fixture(scope="module")
-def example_run(_isolated_env, tiny_model) -> dict:
+def example_run(_isolated_env, tiny_model):
     return bench(_isolated_env, "example")
 
 
@@ -42,9 +41,9 @@ def test_example_agent_end_to_end(example_run):
     from rdagent_autorl.bench.ledger import leaderboard, runs
 
     result = example_run
-    run_dir = Path(result["run_dir"])
-    assert result["agent_exit"] == 0 and not result["killed_at_deadline"], (run_dir / "agent.log").read_text()[-2000:]
-    ws = Path(result["workspace"])
+    run_dir, rec = result.run_dir, result.record
+    assert rec.agent_exit == 0 and not rec.killed_at_deadline, (run_dir / "agent.log").read_text()[-2000:]
+    ws = Path(rec.workspace)
     for name in ("description.md", "instructions.md", "data/train.jsonl", "base_model", "code/grpo_rule.py", "run_meta.json"):
         assert (ws / name).exists(), name
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
@@ -60,6 +59,11 @@ def test_example_agent_end_to_end(example_run):
     assert (run_dir / "reports" / "report.html").exists() and (run_dir / "reports" / "figures" / "score_vs_time.png").exists()
     row = next(r for r in runs() if r["run_id"] == run_dir.name)
     assert (row["agent"], row["task"], row["submissions"], row["best"]) == ("example", "gsm8k-rule", 1, subs[0]["score"])
+    assert (row["entry"], row["driver"]) == ("bench", "")  # an agent without an LLM has no driver
+    # One clock: the agent's started once the baseline was graded; the grader's deadline is the record's.
+    meta = json.loads((ws / "run_meta.json").read_text())
+    assert rec.start == meta["start"] and rec.deadline == rec.start + rec.timeout_s == meta["start"] + meta["timeout_s"]
+    assert rec.baseline.score == subs[0]["baseline_score"] and revisions[0]["time"] >= rec.start
     assert any(r["agent"] == "example" and r["runs"] >= 1 for r in leaderboard("gsm8k-rule"))
     # Nothing of the held-out split is in the workspace (the grader's per-sample answers included).
     from rdagent_autorl.tasks import get_task
@@ -72,7 +76,11 @@ def test_example_agent_end_to_end(example_run):
 CHEATER = r'''
 # look for held-out data around the workspace: there is none to find
 find "$WORKSPACE/.." \( -iname "*test*" -o -iname "*eval*" -o -iname "*heldout*" \) > code/found.txt 2>/dev/null
-post() { "$AUTORL_PYTHON" -c 'import httpx,os,sys; r=httpx.post(os.environ["GRADING_SERVER_URL"]+"/submit", json={"model_path": sys.argv[1]}, timeout=None); print(r.status_code, r.text)' "$1"; }
+post() {
+  "$AUTORL_PYTHON" -c 'import httpx,os,sys
+r = httpx.post(os.environ["GRADING_SERVER_URL"] + "/submit", json={"model_path": sys.argv[1]}, timeout=None)
+print(r.status_code, r.text)' "$1"
+}
 post "$BASE_MODEL"                  # outside output/: refused
 post "../data"                      # escapes output/: refused
 cp -rL "$BASE_MODEL" "$OUTPUT_DIR/copy"
@@ -83,13 +91,13 @@ post "$OUTPUT_DIR/copy"             # the base model itself: scored, flagged
 def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_env, tiny_model, tmp_path):
     agent = make_agent(tmp_path / "cheater", CHEATER, "cheater")
     result = bench(_isolated_env, str(agent))
-    run_dir, ws = Path(result["run_dir"]), Path(result["workspace"])
+    run_dir, ws = result.run_dir, Path(result.record.workspace)
     refusals = [json.loads(line) for line in (ws / "refusals.jsonl").read_text().splitlines()]
     assert [r["status"] for r in refusals] == [403, 403]
     assert (ws / "code" / "found.txt").read_text() == ""
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert len(subs) == 1 and subs[0]["copied_base_model"] is True
-    assert result["metrics"]["copied_base_model_submissions"] == 1
+    assert result.metrics["copied_base_model_submissions"] == 1
     report = (run_dir / "reports" / "report.md").read_text()
     assert "COPIED BASE MODEL" in report and "403" in report
 
@@ -105,18 +113,18 @@ sleep 3003
 def test_deadline_kills_the_agent_and_leaves_no_orphans(_isolated_env, tiny_model, tmp_path):
     import psutil
 
-    from rdagent_autorl.bench.harness import stray_processes
+    from rdagent_autorl.run.agent_process import stray_processes
 
     agent = make_agent(tmp_path / "sleeper", SLEEPER, "sleeper")
     started = time.time()
     result = bench(_isolated_env, str(agent), timeout_s=4)
-    assert result["killed_at_deadline"] and result["agent_exit"] is None
+    assert result.record.killed_at_deadline and result.record.agent_exit is None
     assert time.time() - started < 120
-    assert stray_processes(Path(result["workspace"])) == []
+    assert stray_processes(Path(result.record.workspace)) == []
     sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and p.info["cmdline"][:1] == ["sleep"]
                 and p.info["cmdline"][1:] in (["3001"], ["3002"], ["3003"])]
     assert sleepers == []
-    assert result["metrics"]["failure_types"].get("deadline_kill") == 1
+    assert result.metrics["failure_types"].get("deadline_kill") == 1
 
 
 def test_dashboard_shows_the_leaderboard_and_a_runs_report(example_run):
@@ -128,10 +136,10 @@ def test_dashboard_shows_the_leaderboard_and_a_runs_report(example_run):
     at.run()
     assert not at.exception
     assert "example" in at.dataframe[0].value["agent"].tolist()
-    at.sidebar.selectbox[1].set_value(Path(example_run["run_dir"]).name).run()
+    at.sidebar.selectbox[1].set_value(example_run.run_dir.name).run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Best"] == str(example_run["metrics"]["best_score"]) and metrics["Submissions"] == "1/1 valid"
+    assert metrics["Best"] == str(example_run.metrics["best_score"]) and metrics["Submissions"] == "1/1 valid"
     assert len(at.get("image")) == 3  # score vs time, timeline, code churn
     text = "\n".join(m.value for m in at.markdown)
     assert "Benchmark report: gsm8k-rule" in text and "sub-0001" in text
@@ -166,11 +174,90 @@ def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model):
     env = {"AUTORL_LOOP_N": "1", "BACKEND": "fake_drivers.FastPlanDriver",
            "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
     result = bench(_isolated_env, "rdagent", extra_env=env)
-    ws = Path(result["workspace"])
-    assert result["agent_exit"] == 0, (Path(result["run_dir"]) / "agent.log").read_text()[-3000:]
+    ws = Path(result.record.workspace)
+    assert result.record.agent_exit == 0, (result.run_dir / "agent.log").read_text()[-3000:]
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert [s["model_path"] for s in subs] == ["output/loop_00"]
     board = json.loads((ws / "rdagent_run" / "scoreboard.json").read_text())
     assert board["loops"][0]["score"] == subs[0]["score"]
-    assert result["metrics"]["training_routes"] == ["SFT"]  # read from the recorded code/loop_00/train.py
-    assert result["driver"] == "fake_drivers.FastPlanDriver"
+    assert result.metrics["training_routes"] == ["SFT"]  # read from the recorded code/loop_00/train.py
+    # The harness and the loop inside name the driver alike (run/driver_name.py).
+    assert result.record.driver == board["driver"] == "backend fake_drivers.FastPlanDriver"
+    assert (result.record.agent, result.record.entry) == ("rdagent", "bench")
+
+
+def test_one_function_names_the_driver_for_both_entry_points():
+    from rdagent_autorl.bench.agents import load_agent
+    from rdagent_autorl.run.driver_name import RDAGENT_CHAT_VARS, SCRIPTED, driver_name
+    from rdagent_autorl.run.harness import agent_driver
+
+    assert driver_name({"CHAT_MODEL": "openai/x", "LITELLM_CHAT_MODEL": "litellm/y", "BACKEND": "b.C"}) == "litellm/y"
+    assert driver_name({"BACKEND": "fake_drivers.FastPlanDriver"}) == "backend fake_drivers.FastPlanDriver"
+    assert driver_name({}, fallback=SCRIPTED) == "scripted" and driver_name({}) is None
+    assert driver_name({"LLM_MODEL": "m"}) == "m" and driver_name({"LLM_MODEL": "m"}, chat_vars=RDAGENT_CHAT_VARS) is None
+    # The rdagent agent reads its driver where the loop does (RD-Agent's variables), scripted in smoke runs.
+    rdagent = load_agent("rdagent")
+    assert agent_driver(rdagent, {"LLM_MODEL": "m"}, smoke=True) == "scripted"
+    assert agent_driver(rdagent, {"BACKEND": "b.C"}, smoke=True) == "backend b.C"
+    assert agent_driver(load_agent("openhands"), {"LLM_MODEL": "m"}, smoke=False) == "m"
+    assert agent_driver(load_agent("example"), {"CHAT_MODEL": "m"}, smoke=True) is None
+
+
+def test_recorder_continues_after_a_torn_last_revision_line(tmp_path):
+    """A run killed while appending to revisions.jsonl: reopening skips the torn line, numbers on, and
+    the next revision is a line of its own (a resumed run's report reads every revision)."""
+    from rdagent_autorl.bench.recorder import CodeRecorder, read_revisions
+
+    code, snaps = tmp_path / "code", tmp_path / "snapshots"
+    code.mkdir()
+    (code / "train.py").write_text("print(1)\n")
+    CodeRecorder(code, snaps).snapshot("start")
+    (code / "train.py").write_text("print(2)\n")
+    CodeRecorder(code, snaps).snapshot("poll")
+    with (snaps / "revisions.jsonl").open("a") as f:
+        f.write('{"id": "rev-0003", "time": 17000')  # the kill
+    (code / "train.py").write_text("print(3)\n")
+    recorder = CodeRecorder(code, snaps)
+    assert recorder.snapshot("start") == "rev-0003"
+    revisions = read_revisions(snaps)
+    assert [r.id for r in revisions] == ["rev-0001", "rev-0002", "rev-0003"]
+    assert revisions[-1].changed == ["train.py"] and revisions[-1].lines_added == 1
+    assert "+print(3)" in (snaps / "diffs" / "rev-0003.diff").read_text()
+
+
+def test_the_harness_runs_an_in_process_agent_on_its_own_clock(_isolated_env, tiny_model):
+    """The harness API the loop uses: an in-process agent runner gets the whole budget after the
+    baseline (the grader's /time agrees); its exit is recorded and reported; one that raises leaves
+    its record with an end and no report."""
+    import httpx
+
+    from rdagent_autorl.bench.run_record import read_record
+    from rdagent_autorl.run.harness import AgentExit, Harness
+
+    seen = {}
+
+    def agent(live):
+        seen["left"] = live.deadline - time.time()
+        seen["grader_left"] = httpx.get(f"{live.grader_url}/time", timeout=30).json()["remaining_s"]
+        seen["baseline"] = live.baseline.score
+        return AgentExit(3)
+
+    def create():
+        return Harness.create("gsm8k-rule", "tiny", runs_dir=_isolated_env / "runs", agent="rdagent", entry="loop",
+                              driver="scripted", timeout_s=300, gpus=[], data="smoke", limit=4, smoke=True)
+
+    result = create().run(agent)
+    rec = result.record
+    assert 295 < seen["left"] <= 300 and 290 < seen["grader_left"] <= 300
+    assert (rec.agent, rec.entry, rec.driver, rec.agent_exit, rec.smoke) == ("rdagent", "loop", "scripted", 3, True)
+    assert rec.baseline.score == seen["baseline"] and rec.deadline == rec.start + 300 and rec.end >= rec.start
+    assert result.metrics["failure_types"] == {"agent_exit_3": 1} and result.run_dir.name.startswith("gsm8k-rule-2")
+
+    def crashing(live):
+        raise RuntimeError("agent bug")
+
+    harness = create()
+    with pytest.raises(RuntimeError, match="agent bug"):
+        harness.run(crashing)
+    rec = read_record(harness.run_dir)
+    assert rec.end is not None and rec.agent_exit is None and not (harness.run_dir / "reports").exists()

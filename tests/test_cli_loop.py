@@ -44,7 +44,8 @@ def fake_driver_endpoint(requests: list) -> FastAPI:
                 chunk = {**base, "object": "chat.completion.chunk",
                          "choices": [{"index": 0, "delta": {"content": text[i:i + 200]}, "finish_reason": None}]}
                 yield f"data: {json.dumps(chunk)}\n\n"
-            yield f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+            last = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            yield f"data: {json.dumps(last)}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

@@ -84,8 +84,18 @@ def test_two_loops_train_submit_and_learn(finished_run):
     assert (metrics["agent"], metrics["n_submissions"], metrics["training_routes"]) == ("rdagent", 2, ["SFT"])
     assert metrics["best_score"] == max(r["score"] for r in board["loops"])
     from rdagent_autorl.bench.ledger import runs
+    from rdagent_autorl.bench.run_record import read_record
 
-    assert any(r["run_id"] == ctx.run_dir.name and r["agent"] == "rdagent" for r in runs())
+    assert any(r["run_id"] == ctx.run_dir.name and (r["agent"], r["entry"]) == ("rdagent", "loop") for r in runs())
+    # The harness's record: the same agent as `bench --agent rdagent`, told apart by its entry point; one clock,
+    # started after the baseline, that the grader, the loop's run.json and the record share.
+    rec = read_record(ctx.run_dir)
+    assert (rec.agent, rec.entry, rec.driver) == ("rdagent", "loop", board["driver"])
+    assert board["driver"] == "backend fake_drivers.FastPlanDriver" and rec.agent_exit == 0
+    meta = json.loads((ctx.workspace / "run_meta.json").read_text())
+    assert rec.deadline == rec.start + rec.timeout_s == meta["start"] + meta["timeout_s"]
+    assert json.loads((ctx.run_dir / "run.json").read_text())["deadline"] == rec.deadline
+    assert rec.baseline.score == board["baseline"]["score"]
     # Each step asked the driver the expected question, in order.
     assert [step for step, _ in finished_run["calls"]] == ["proposal", "coder", "feedback"] * 2
     assert "Best so far: none" in finished_run["calls"][0][1]

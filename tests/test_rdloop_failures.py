@@ -74,6 +74,11 @@ def test_resume_continues_from_the_last_finished_step(_isolated_env, tiny_model)
             == ["output/loop_00"]
         assert [step for step, _ in fake_drivers.calls] == ["proposal", "coder"]
         fake_drivers.calls.clear()
+        # Killed while recording a code revision: the last line of revisions.jsonl is torn.
+        revisions = ctx.run_dir / "snapshots" / "revisions.jsonl"
+        before = revisions.read_text().splitlines()
+        with revisions.open("a") as f:
+            f.write('{"id": "rev-9999", "time": 17')
 
         ctx2, run2, saved = session.resume_run(ctx.run_dir, driver=ctx.driver)
         board = session.execute(ctx2, run2, session=saved)
@@ -83,6 +88,15 @@ def test_resume_continues_from_the_last_finished_step(_isolated_env, tiny_model)
     submissions = [json.loads(line)["model_path"] for line in (ctx.workspace / "scores.jsonl").read_text().splitlines()]
     assert submissions == ["output/loop_00", "output/loop_01"]
     assert trace_tags(ctx.run_dir).count("Loop_0.running.docker_run") == 1
+    # The recorder went on after the torn line: every revision of both parts, numbered on, sub-0002's included.
+    from rdagent_autorl.bench.recorder import read_revisions
+
+    recorded = read_revisions(revisions.parent)
+    assert [r.model_dump_json() for r in recorded[:len(before)]] == before
+    assert [r.id for r in recorded] == [f"rev-{i:04d}" for i in range(1, len(recorded) + 1)]
+    assert [r.submission_id for r in recorded if r.reason == "submission"] == ["sub-0001", "sub-0002"]
+    metrics = json.loads((ctx.run_dir / "reports" / "metrics.json").read_text())
+    assert metrics["n_submissions"] == 2 and metrics["code_revisions"] >= 2
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):

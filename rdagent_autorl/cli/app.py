@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from rdagent_autorl.cli.common import fail, load_model, load_task
+
 app = typer.Typer(
     name="autorl",
     help="Agent² RL-Bench on RD-Agent: can an LLM agent post-train a small model with RL?",
@@ -30,40 +32,19 @@ DataOpt = typer.Option("auto", "--data", help="Data source of the task (e.g. syn
 LimitOpt = typer.Option(None, "--limit", "-n", min=1, help="Grade only the first N held-out items.")
 
 
-def fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def load_task(task: str):
-    from rdagent_autorl.tasks import TaskError, get_task
-
-    try:
-        spec = get_task(task)
-        spec.require_available()
-        return spec
-    except TaskError as exc:
-        fail(str(exc))
-
-
-def load_model(model: str) -> Path:
-    from rdagent_autorl.models.resolve import ModelError, resolve_model
-
-    try:
-        return resolve_model(model)
-    except ModelError as exc:
-        fail(str(exc))
-
-
 @app.callback(invoke_without_command=True)
 def main(
     ctx: typer.Context,
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Run the RD-Agent loop on this task (id or task folder)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's; 'tiny' with --smoke]."),
-    loop_n: Optional[int] = typer.Option(None, "--loop-n", min=1, help="Loops to run [default: until the budget is used; 2 with --smoke]."),
-    timeout: Optional[str] = typer.Option(None, "--timeout", help="Run budget, e.g. 2h, 30m, 600 [default: the task's; with --smoke its smoke budget, 10m for most]."),
-    smoke: bool = typer.Option(False, "--smoke", help="Embedded small default: tiny model, offline synthetic data, CPU, short budget."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a stopped run (its folder) from its last finished step."),
+    loop_n: Optional[int] = typer.Option(None, "--loop-n", min=1,
+        help="Loops to run [default: until the budget is used; 2 with --smoke]."),
+    timeout: Optional[str] = typer.Option(None, "--timeout",
+        help="Run budget, e.g. 2h, 30m, 600 [default: the task's; with --smoke its smoke budget, 10m for most]."),
+    smoke: bool = typer.Option(False, "--smoke",
+        help="Embedded small default: tiny model, offline synthetic data, CPU, short budget."),
+    resume: Optional[Path] = typer.Option(None, "--resume",
+        help="Continue a stopped run (its folder) from its last finished step."),
     data: Optional[str] = typer.Option(None, "--data", help="Data source [default: auto; synthetic with --smoke]."),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="Comma-separated GPU ids [default: all visible; none with --smoke]."),
     limit: Optional[int] = LimitOpt,
@@ -98,7 +79,8 @@ def bench(
     task: str = TaskOpt,
     agent: str = typer.Option(..., "--agent", "-a", help="Agent name (see `agents`) or a folder with agent.yaml."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's; 'tiny' with --smoke]."),
-    timeout: Optional[str] = typer.Option(None, "--timeout", help="Agent budget, e.g. 2h, 600 [default: the task's; with --smoke its smoke budget, 10m for most]."),
+    timeout: Optional[str] = typer.Option(None, "--timeout",
+        help="Agent budget, e.g. 2h, 600 [default: the task's; with --smoke its smoke budget, 10m for most]."),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="Comma-separated GPU ids [default: all visible; none with --smoke]."),
     port: int = typer.Option(0, "--port", help="Port of the grading service [default: a free one]."),
     smoke: bool = typer.Option(False, "--smoke", help="Tiny model, offline smoke data, CPU, short budget and runs."),
@@ -188,7 +170,8 @@ def grade(
 @app.command()
 def serve(
     task: str = TaskOpt,
-    workspace: Path = typer.Option(..., "--workspace", "-w", help="Run folder (created if missing); checkpoints go in its output/."),
+    workspace: Path = typer.Option(..., "--workspace", "-w",
+        help="Run folder (created if missing); checkpoints go in its output/."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Base model [default: the task's]."),
     timeout: int = typer.Option(0, "--timeout", help="Run budget in seconds [default: the task's]."),
     limit: Optional[int] = LimitOpt,

@@ -7,50 +7,28 @@ from pathlib import Path
 
 import typer
 
-from rdagent_autorl.cli.app import fail
-
-# CPU smoke defaults, as for the loop's --smoke; AUTORL_EXAMPLE_CONFIG makes the example agent's runs short
-# ({template: CONFIG overrides}).
-SMOKE = {"model": "tiny", "data": "smoke"}  # budget: the task's smoke_time_s
-EXAMPLE_SMOKE_CONFIG = {
-    "grpo_rule": {"max_steps": 4, "max_train_samples": 16, "num_generations": 4, "per_device_train_batch_size": 8,
-                  "gradient_accumulation_steps": 1, "max_completion_length": 32, "gradient_checkpointing": False,
-                  "logging_steps": 1},
-    "sft_trajectories": {"max_train_samples": 24, "learning_rate": 3e-3, "num_train_epochs": 2,
-                         "per_device_train_batch_size": 16, "gradient_accumulation_steps": 1,
-                         "gradient_checkpointing": False, "logging_steps": 5, "collect_workers": 2},
-    "grpo_online": {"max_train_samples": 8, "learning_rate": 2e-4, "max_steps": 2, "num_generations": 4,
-                    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-                    "gradient_checkpointing": False, "logging_steps": 1},
-}
+from rdagent_autorl.cli.common import fail, run_defaults
 
 
 def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit) -> None:
     from rdagent_autorl.bench.agents import AgentError
-    from rdagent_autorl.bench.harness import run_bench
-    from rdagent_autorl.cli.loop_command import visible_gpus
     from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
-    from rdagent_autorl.rdloop.session import SessionError, parse_duration
+    from rdagent_autorl.run.harness import RUNS_FOLDER, RunError, run_bench
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import TaskError, get_task
 
     try:
-        spec = get_task(task)
-        timeout_s = parse_duration(timeout or (str(spec.budget.smoke_time_s) if smoke else str(spec.budget.time_s)))
-        gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else ([] if smoke else visible_gpus())
-        result = run_bench(
-            task, agent, model=model or (SMOKE["model"] if smoke else spec.default_model),
-            data=data or (SMOKE["data"] if smoke else "auto"), timeout_s=timeout_s, gpus=gpu_list, limit=limit, port=port,
-            runs_dir=get_settings().home_dir / "bench",
-            extra_env={"AUTORL_SMOKE": "1", "AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG)} if smoke else None)
-    except (AgentError, TaskError, ModelError, SessionError, GraderStartError) as exc:
+        d = run_defaults(get_task(task), smoke=smoke, model=model, data=data, timeout=timeout, gpus=gpus)
+        result = run_bench(task, agent, model=d.model, data=d.data, timeout_s=d.timeout_s, gpus=d.gpus, limit=limit,
+                           port=port, runs_dir=get_settings().home_dir / RUNS_FOLDER["bench"], smoke=smoke)
+    except (AgentError, TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
-    m = result["metrics"]
-    typer.echo(f"run: {result['run_dir']}\nbaseline: {result['baseline']['score']}  best: {m['best_score']}  "
-               f"submissions: {m['n_submissions']} (valid {m['n_valid']})  agent exit: {result['agent_exit']}"
-               f"{'  (killed at the deadline)' if result['killed_at_deadline'] else ''}\n"
-               f"report: {Path(result['run_dir']) / 'reports' / 'report.md'}")
+    rec, m = result.record, result.metrics
+    typer.echo(f"run: {result.run_dir}\nbaseline: {rec.baseline.score if rec.baseline else None}  best: {m['best_score']}  "
+               f"submissions: {m['n_submissions']} (valid {m['n_valid']})  agent exit: {rec.agent_exit}"
+               f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n"
+               f"report: {result.run_dir / 'reports' / 'report.md'}")
 
 
 def agents_command(as_json: bool) -> None:
@@ -68,12 +46,13 @@ def agents_command(as_json: bool) -> None:
 
 
 def report_command(run_dir: Path) -> None:
-    from rdagent_autorl.bench.harness import RECORD, finish
+    from rdagent_autorl.bench.run_record import RECORD
+    from rdagent_autorl.run.harness import finish
 
     if not (run_dir / RECORD).exists():
         fail(f"{run_dir} is not a recorded run (no {RECORD})")
     result = finish(run_dir.resolve())
-    typer.echo(json.dumps(result["metrics"], indent=2))
+    typer.echo(json.dumps(result.metrics, indent=2))
     typer.echo(f"report: {run_dir / 'reports' / 'report.md'}", err=True)
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import typer
 
-from rdagent_autorl.cli.app import fail
+from rdagent_autorl.cli.common import fail, run_defaults
 
-SMOKE = {"model": "tiny", "data": "smoke", "loop_n": 2}  # budget: the task's smoke_time_s
 NO_DRIVER = (
     "no driver LLM is configured. Put one in .env (see .env.example), e.g.\n"
     "  CHAT_MODEL=openai/gpt-4o-mini\n  OPENAI_API_KEY=sk-...\n  # OPENAI_API_BASE=http://localhost:8000/v1 for a local server\n"
@@ -24,32 +23,17 @@ SCRIPTED_BANNER = (
 )
 
 
-def chat_model_configured() -> str | None:
-    """The driver a user configured (.env or environment), or None: a chat model or a custom backend."""
-    return os.environ.get("LITELLM_CHAT_MODEL") or os.environ.get("CHAT_MODEL") or (
-        f"backend {os.environ['BACKEND']}" if os.environ.get("BACKEND") else None)
-
-
-def visible_gpus() -> list[str]:
-    try:
-        import torch
-
-        return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-    except Exception:  # no usable CUDA: train on CPU
-        return []
-
-
 def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus, limit, port) -> None:
     from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
+    from rdagent_autorl.run.driver_name import RDAGENT_CHAT_VARS, SCRIPTED, driver_name
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import TaskError
 
-    configured = chat_model_configured()
-    if configured is None and not smoke:
+    driver = driver_name(chat_vars=RDAGENT_CHAT_VARS, fallback=SCRIPTED if smoke else None)
+    if driver is None:
         fail(NO_DRIVER)
-    driver = configured or "scripted"
-    if driver == "scripted":
+    if driver == SCRIPTED:
         typer.secho(SCRIPTED_BANNER, fg=typer.colors.YELLOW, err=True)
 
     from rdagent_autorl.rdloop import session
@@ -60,16 +44,14 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
         if resume is not None:
             ctx, run, session_path = session.resume_run(resume, driver)
         else:
+            from rdagent_autorl.run.harness import RUNS_FOLDER
             from rdagent_autorl.tasks import get_task
 
-            spec = get_task(task)
-            gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else \
-                ([] if smoke else visible_gpus())
-            timeout_s = session.parse_duration(timeout or (str(spec.budget.smoke_time_s) if smoke else str(spec.budget.time_s)))
-            ctx, run = session.new_run(
-                task, model or (SMOKE["model"] if smoke else spec.default_model), data=data or (SMOKE["data"] if smoke else "auto"),
-                gpus=gpu_list, loop_n=loop_n or (SMOKE["loop_n"] if smoke else None), timeout_s=timeout_s, smoke=smoke,
-                driver=driver, limit=limit, runs_dir=get_settings().home_dir / "runs")
+            d = run_defaults(get_task(task), smoke=smoke, model=model, data=data, timeout=timeout, gpus=gpus,
+                             loop_n=loop_n)
+            ctx, run = session.new_run(task, d.model, data=d.data, gpus=d.gpus, loop_n=d.loop_n, timeout_s=d.timeout_s,
+                                       smoke=smoke, driver=driver, limit=limit,
+                                       runs_dir=get_settings().home_dir / RUNS_FOLDER["loop"])
             session_path = None
         typer.echo(f"run folder: {ctx.run_dir}", err=True)
         board = session.execute(ctx, run, session=session_path, port=port)

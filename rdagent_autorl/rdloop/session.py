@@ -1,12 +1,15 @@
-"""One run of the loop, from the command line to the scoreboard: lay out the run folder and the agent
-workspace, point RD-Agent's global settings at it, start the grading service, score the baseline,
-run (or resume) the loop, and report.
+"""One run of the loop from the command line to the scoreboard: the run harness (run/harness.py: run
+folder, workspace, grader, recorder, baseline, clock, record, report, ledger) with the RD-Agent loop as
+its in-process agent (`LoopAgent`): point RD-Agent's global settings at the run, run (or resume) the
+loop, and save the scoreboard.
 
     <home>/runs/<task>-<time>/
       run.json       the run context (task, model, budget, driver), read by --resume
+      record.json    the harness's run record (agent "rdagent", entry "loop")
       workspace/     the agent workspace (see run/workspace.py): data, base_model, code/loop_XX, output/
       trace/         RD-Agent's trace (LOG_TRACE_PATH): pickled events + __session__ for resume
       logs/          dry-run and training logs;  rdagent.log: the console log
+      snapshots/, reports/   the harness's code revisions and report
       scoreboard.json
 """
 
@@ -15,20 +18,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rdagent_autorl.rdloop.conf import RunContext
-
-if TYPE_CHECKING:
-    from rdagent_autorl.grading.run import GradingRun
+from rdagent_autorl.records import read_json, write_json_atomic
+from rdagent_autorl.run.driver_name import SCRIPTED
+from rdagent_autorl.run.harness import AgentExit, Harness, LiveRun, RunError, RunRecord, parse_duration
 
 RUN_FILE, SCOREBOARD = "run.json", "scoreboard.json"
-
-
-class SessionError(RuntimeError):
-    """A run cannot start or resume; the message says why and what to do."""
+SessionError = RunError  # a run cannot start or resume; the message says why and what to do
+__all__ = ["SessionError", "parse_duration", "new_run", "resume_run", "execute", "run_loop", "format_scoreboard"]
 
 
 def configure_rdagent(run_dir: Path, scripted: bool) -> None:
@@ -54,34 +53,17 @@ def configure_rdagent(run_dir: Path, scripted: bool) -> None:
     LLM_SETTINGS.backend = SCRIPTED_BACKEND if scripted else os.environ.get("BACKEND") or REDACTED_BACKEND
 
 
-def parse_duration(text: str) -> int:
-    """'90', '90s', '15m', '2h', '1d' -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip().lower()
-    try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(float(text))
-    except ValueError:
-        raise SessionError(f"cannot read the duration {text!r}: use e.g. 600, 90s, 15m, 2h") from None
-
-
 def new_run(task_arg: str, model: str, *, data: str, gpus: list[str], loop_n: int | None, timeout_s: int,
-            smoke: bool, driver: str, limit: int | None, runs_dir: Path) -> tuple[RunContext, "GradingRun"]:
-    from rdagent_autorl.models.resolve import resolve_model
-    from rdagent_autorl.run.workspace import create_workspace
-    from rdagent_autorl.tasks import get_task
-
-    task = get_task(task_arg)
-    task.require_available()
-    base_model = resolve_model(model)
-    run_dir = runs_dir / f"{task.id}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
-    run = create_workspace(run_dir / "workspace", task, task_arg, base_model, data_source=data, limit=limit,
-                           gpus=gpus, timeout_s=timeout_s)
-    ctx = RunContext(task=run.meta.task, task_id=task.id, level=task.level, run_dir=run_dir.resolve(),
-                     workspace=run.workspace, base_model=base_model, data_source=run.meta.data_source, gpus=gpus,
-                     smoke=smoke, driver=driver, deadline=run.meta.start + timeout_s, timeout_s=timeout_s, loop_n=loop_n)
-    return ctx, run
+            smoke: bool, driver: str, limit: int | None, runs_dir: Path) -> tuple[RunContext, Harness]:
+    harness = Harness.create(task_arg, model, runs_dir=runs_dir, agent="rdagent", entry="loop", driver=driver,
+                             timeout_s=timeout_s, gpus=gpus, data=data, limit=limit, smoke=smoke)
+    meta, task = harness.grading.meta, harness.grading.task
+    # The deadline is provisional: the harness starts the agent's clock once the baseline is graded.
+    ctx = RunContext(task=meta.task, task_id=task.id, level=task.level, run_dir=harness.run_dir,
+                     workspace=harness.workspace, base_model=Path(meta.base_model), data_source=meta.data_source,
+                     gpus=gpus, smoke=smoke, driver=driver, deadline=time.time() + timeout_s, timeout_s=timeout_s,
+                     loop_n=loop_n)
+    return ctx, harness
 
 
 def find_run(path: Path) -> tuple[Path, Path]:
@@ -96,18 +78,17 @@ def find_run(path: Path) -> tuple[Path, Path]:
     raise SessionError(f"{path} is not inside an autorl run folder (no {RUN_FILE} found)")
 
 
-def resume_run(path: Path, driver: str) -> tuple[RunContext, "GradingRun", Path]:
-    from rdagent_autorl.grading.run import GradingRun
-
+def resume_run(path: Path, driver: str) -> tuple[RunContext, Harness, Path]:
     run_dir, session = find_run(path)
-    ctx = RunContext.model_validate_json((run_dir / RUN_FILE).read_text())
+    ctx = read_json(run_dir / RUN_FILE, RunContext)
     # The budget left when the run stopped (its last saved step) is what the resumed run gets.
     steps = sorted((run_dir / "trace" / "__session__").glob("*/*_*"), key=lambda p: p.stat().st_mtime)
     left = max(0.0, ctx.deadline - steps[-1].stat().st_mtime) if steps else ctx.timeout_s
-    run = GradingRun.open(ctx.workspace)
-    run.meta.timeout_s = int(time.time() + left - run.meta.start)
-    run.save_meta()
-    return ctx.model_copy(update={"deadline": time.time() + left, "driver": driver}), run, session
+    fallback = RunRecord(run_id=run_dir.name, task=ctx.task_id, agent="rdagent", entry="loop", driver=driver,
+                         base_model=str(ctx.base_model), data_source=ctx.data_source, gpus=ctx.gpus, smoke=ctx.smoke,
+                         timeout_s=ctx.timeout_s, workspace=str(ctx.workspace))
+    harness = Harness.reopen(run_dir, time_left_s=left, driver=driver, fallback=fallback)
+    return ctx.model_copy(update={"deadline": time.time() + left, "driver": driver}), harness, session
 
 
 def scoreboard(ctx: RunContext, baseline: dict, rows: list[dict]) -> dict:
@@ -134,56 +115,40 @@ def format_scoreboard(board: dict) -> str:
     return "\n".join(lines)
 
 
-def execute(ctx: RunContext, run, *, session: Path | None = None, step_n: int | None = None, port: int = 0) -> dict:
-    """Run (or resume) the loop of `ctx` with its own grader up; returns the scoreboard (also saved)."""
-    from rdagent_autorl.settings import get_settings
+class LoopAgent:
+    """The RD-Agent loop as the harness's in-process agent runner: it works against the harness's
+    grader, from the baseline the harness graded, until the harness's deadline."""
 
-    from rdagent_autorl.bench.harness import RECORD, finish
-    from rdagent_autorl.bench.recorder import CodeRecorder
-    from rdagent_autorl.grading.evaluate import write_json_atomic
-    from rdagent_autorl.grading.service import GraderThread
+    def __init__(self, ctx: RunContext, *, session: Path | None = None, step_n: int | None = None) -> None:
+        self.ctx, self.session, self.step_n = ctx, session, step_n
+        self.board: dict | None = None
 
-    # Recorded like any benchmark agent's run (code revisions, record.json), so `report` and the
-    # ledger treat the loop's runs and the harness's alike.
-    recorder = CodeRecorder(ctx.workspace / "code", ctx.run_dir / "snapshots")
-    run.on_receive = lambda sub_id: recorder.snapshot("submission", sub_id)
-    with GraderThread(run, get_settings().grader_host, port) as grader:
-        ctx = ctx.model_copy(update={"grader_url": grader.url})
-        try:
-            baseline = run.baseline().model_dump()
-        except RuntimeError as exc:
-            raise SessionError(f"the base model {ctx.base_model} could not be graded: {exc}") from exc
-        record = {"run_id": ctx.run_dir.name, "task": ctx.task_id, "agent": "rdagent", "driver": ctx.driver,
-                  "base_model": str(ctx.base_model), "timeout_s": ctx.timeout_s, "start": run.meta.start,
-                  "deadline": ctx.deadline, "end": None, "agent_exit": None, "killed_at_deadline": False,
-                  "baseline": {k: baseline[k] for k in ("score", "ci_low", "ci_high", "n")},
-                  "workspace": str(ctx.workspace)}
-        write_json_atomic(ctx.run_dir / RECORD, record)
-        recorder.snapshot("start")
-        try:
-            board = run_loop(ctx, baseline, session=session, step_n=step_n)
-            record["agent_exit"] = 0
-        finally:
-            recorder.snapshot("final")
-            record["end"] = time.time()
-            write_json_atomic(ctx.run_dir / RECORD, record)
-    finish(ctx.run_dir)
-    return board
+    def __call__(self, live: LiveRun) -> AgentExit:
+        self.ctx = self.ctx.model_copy(update={"grader_url": live.grader_url, "deadline": live.deadline})
+        self.board = run_loop(self.ctx, live.baseline.model_dump(), session=self.session, step_n=self.step_n)
+        return AgentExit(0)
+
+
+def execute(ctx: RunContext, harness: Harness, *, session: Path | None = None, step_n: int | None = None,
+            port: int = 0) -> dict:
+    """Run (or resume) the loop of `ctx` in its harness; returns the scoreboard (also saved)."""
+    agent = LoopAgent(ctx, session=session, step_n=step_n)
+    harness.run(agent, port=port)
+    assert agent.board is not None
+    return agent.board
 
 
 def run_loop(ctx: RunContext, baseline: dict, *, session: Path | None = None, step_n: int | None = None) -> dict:
     """The loop itself, against the grader at ctx.grader_url (ours, or a benchmark harness's)."""
     from loguru import logger as loguru_logger
 
-    from rdagent_autorl.grading.evaluate import write_json_atomic
-
-    configure_rdagent(ctx.run_dir, scripted=ctx.driver == "scripted")
+    configure_rdagent(ctx.run_dir, scripted=ctx.driver == SCRIPTED)
     from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING, set_run_context
     from rdagent_autorl.rdloop.experiment import history
     from rdagent_autorl.rdloop.loop import AutoRLLoop
 
     ctx.logs_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(ctx.run_dir / RUN_FILE, ctx.model_dump(mode="json"))
+    write_json_atomic(ctx.run_dir / RUN_FILE, ctx)
     sink = loguru_logger.add(ctx.run_dir / "rdagent.log", level="INFO")
     try:
         set_run_context(ctx)
