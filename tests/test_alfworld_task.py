@@ -192,14 +192,12 @@ def test_the_graders_rollout_reuses_each_games_earlier_turns(tiny_model):
 def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
     """The harness's `example` agent on alfworld-online: SFT on the expert trajectories, then GRPO with
     environment rollouts from the SFT checkpoint; both checkpoints are submitted and graded."""
-    from rdagent_autorl.bench.harness import run_bench
-    from rdagent_autorl.cli.bench_command import EXAMPLE_SMOKE_CONFIG
+    from rdagent_autorl.run.harness import run_bench
 
     result = run_bench("alfworld-online", "example", model="tiny", data="smoke", timeout_s=900, gpus=[], limit=6,
-                       runs_dir=_isolated_env / "bench", extra_env={"AUTORL_EXAMPLE_CONFIG": json.dumps(EXAMPLE_SMOKE_CONFIG)},
-                       poll_s=0.5)
-    run_dir, ws = Path(result["run_dir"]), Path(result["workspace"])
-    assert result["agent_exit"] == 0, (run_dir / "agent.log").read_text()[-3000:]
+                       runs_dir=_isolated_env / "bench", smoke=True, poll_s=0.5)  # the task's smoke example steps
+    run_dir, ws = result.run_dir, Path(result.record.workspace)
+    assert result.record.agent_exit == 0, (run_dir / "agent.log").read_text()[-3000:]
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert [Path(s["model_path"]).name for s in subs] == ["sft", "grpo"]
     assert all(s["n"] == 6 and 0 <= s["score"] <= 100 and s.get("breakdown") for s in subs)

@@ -4,7 +4,6 @@ any agent would. Never cached: a script is trained every time it is run."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
@@ -12,7 +11,8 @@ from rdagent.core.developer import Developer
 from rdagent.core.exception import RunnerError
 from rdagent.log import rdagent_logger as logger
 
-from rdagent_autorl.records import append_durably
+from rdagent_autorl.bench.run_record import FAILURES, Failure
+from rdagent_autorl.records import append_record
 from rdagent_autorl.rdloop.coder import train_env
 from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING
 from rdagent_autorl.rdloop.experiment import TrainingExperiment
@@ -54,8 +54,8 @@ class AutoRLRunner(Developer[TrainingExperiment]):
         }, tag="docker_run")  # the RL trace viewer's name for a run result
         if not outcome.ok:
             # $WORKSPACE/failures.jsonl: where any agent may report training failures for the report.
-            append_durably(ctx.workspace / "failures.jsonl", json.dumps(
-                {"time": time.time(), "kind": outcome.failure, "detail": f"{task.name}: {outcome.summary()}"}))
+            append_record(ctx.workspace / FAILURES,
+                          Failure(time=time.time(), kind=outcome.failure, detail=f"{task.name}: {outcome.summary()}"))
             raise TrainingFailed(f"{outcome.summary()}\nlast lines of the log ({outcome.log_path}):\n{outcome.tail[-1500:]}")
         response = httpx.post(f"{ctx.grader_url}/submit", json={"model_path": outcome.checkpoint}, timeout=None)
         if response.status_code != 200:
