@@ -19,10 +19,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def append_durably(path: Path, line: str) -> None:
-    """Append one line and fsync it, so a kill at any moment loses no recorded line."""
+    """Append one line and fsync it, so a kill at any moment loses no recorded line. After a torn last
+    line (a writer killed mid-line) the new line starts on a line of its own: glued to the fragment, it
+    would be unreadable too."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(line.rstrip("\n") + "\n")
+    with path.open("a+b") as f:
+        torn = f.tell() > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n"
+        f.write((b"\n" if torn else b"") + line.rstrip("\n").encode() + b"\n")
         f.flush()
         os.fsync(f.fileno())
 

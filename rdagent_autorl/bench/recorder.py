@@ -63,11 +63,8 @@ class CodeRecorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.log = self.dir / REVISIONS
-        # A resumed run continues its revision history. A crash may have torn the last line: it is skipped,
-        # and closed with a newline so that the next revision is not glued onto it.
-        if self.log.exists() and self.log.stat().st_size and not self.log.read_bytes().endswith(b"\n"):
-            with self.log.open("a") as f:
-                f.write("\n")
+        # A resumed run continues its revision history. A crash may have torn the last line: the reader
+        # skips it and the next append starts a line of its own (records.append_durably).
         revisions = read_revisions(self.dir)
         if revisions:
             numbers = [int(r.id[4:]) for r in revisions if r.id.startswith("rev-") and r.id[4:].isdigit()]
