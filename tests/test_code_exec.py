@@ -197,7 +197,8 @@ def test_output_flood_stops_at_the_file_size_limit():
     assert not result.passed and time.monotonic() - t0 < 5
 
 
-PROMPT = 'from typing import List\n\n\ndef helper(x: int) -> int:\n    return x\n\n\ndef add(a: int, b: int) -> int:\n    """Add."""\n'
+PROMPT = ('from typing import List\n\n\ndef helper(x: int) -> int:\n    return x\n\n\n'
+          'def add(a: int, b: int) -> int:\n    """Add."""\n')
 TEST = "def check(f):\n    assert f(2, 3) == 5\n"
 
 

@@ -101,7 +101,8 @@ def test_humaneval_split_is_first_82_visible_last_82_held_out():
 def test_humaneval_scorer_runs_the_tests():
     task = get_task("humaneval-rule")
     items = task.heldout()[:2]
-    scored = task.score(items, [Transcript(sample_id=x.id, completion=c) for x, c in zip(items, [items[0].answer, "    return None\n"])])
+    completions = [items[0].answer, "    return None\n"]
+    scored = task.score(items, [Transcript(sample_id=x.id, completion=c) for x, c in zip(items, completions)])
     assert [(s.value, s.correct) for s in scored] == [(1.0, True), (0.0, False)]
 
 

@@ -58,7 +58,8 @@ def test_metrics_from_trainer_logs():
 def test_sft_template_dry_run_is_graded(tiny_model, tmp_path):
     task = get_task("gsm8k-rule")
     run = create_workspace(tmp_path / "ws", task, "gsm8k-rule", tiny_model, data_source="synthetic", limit=4)
-    outcome = run_training(ROOT / "templates" / "sft.py", agent_env(run.workspace, run.task, ""), log_path=run.workspace / "train.log",
+    outcome = run_training(ROOT / "templates" / "sft.py", agent_env(run.workspace, run.task, ""),
+                           log_path=run.workspace / "train.log",
                            timeout_s=300, dry_run=True, config_overrides={"version": "v7"})
     assert outcome.ok, outcome.tail
     assert outcome.checkpoint == str(run.output_dir / "v7") and outcome.losses
