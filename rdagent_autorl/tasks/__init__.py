@@ -8,38 +8,41 @@ listing tasks stays fast.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
 from rdagent_autorl.tasks.spec import LEVELS, TaskSpec, reserved
 from rdagent_autorl.types import Sample, ScoredSample, TaskError
 
-# id -> the package declaring `TASK`, or a reserved spec for ids whose implementation has not landed yet.
-_REGISTRY: dict[str, str | TaskSpec] = {
-    "gsm8k-rule": "rdagent_autorl.tasks.gsm8k_rule",
-    "humaneval-rule": "rdagent_autorl.tasks.humaneval_rule",
-    "alpacaeval-judge": reserved("alpacaeval-judge", 2, "AlpacaEval instruction following, LLM-judge reward"),
-    "alfworld-online": "rdagent_autorl.tasks.alfworld_online",
-    "webshop-online": reserved("webshop-online", 3, "WebShop product search, online RL with rollouts"),
-    "deepsearchqa-online": reserved("deepsearchqa-online", 3, "Deep-search QA with tools, online RL"),
+# The benchmark's six ids. A task's package is `rdagent_autorl.tasks.<id with underscores>` and is found
+# by that name: adding a task adds its package and nothing else. An id whose package has not landed
+# yet is listed from RESERVED, never runnable.
+TASK_IDS: tuple[str, ...] = ("gsm8k-rule", "humaneval-rule", "alpacaeval-judge", "alfworld-online", "webshop-online",
+                             "deepsearchqa-online")
+RESERVED = {
+    "alpacaeval-judge": (2, "AlpacaEval instruction following, LLM-judge reward"),
+    "webshop-online": (3, "WebShop product search, online RL with rollouts"),
+    "deepsearchqa-online": (3, "Deep-search QA with tools, online RL"),
 }
 
-TASK_IDS: tuple[str, ...] = tuple(_REGISTRY)
+
+def package_of(task_id: str) -> str:
+    return f"{__name__}.{task_id.replace('-', '_')}"
 
 
 def get_task(task: str | Path) -> TaskSpec:
     """A benchmark task by id, or a custom task from a folder holding task.yaml."""
     key = str(task)
-    entry = _REGISTRY.get(key)
-    if entry is None:
-        folder = Path(key).expanduser()
-        if folder.is_dir():
-            from rdagent_autorl.tasks.custom import load_custom_task
+    if key in TASK_IDS:
+        if importlib.util.find_spec(package_of(key)) is not None:
+            return importlib.import_module(package_of(key)).TASK
+        return reserved(key, *RESERVED[key])
+    folder = Path(key).expanduser()
+    if folder.is_dir():
+        from rdagent_autorl.tasks.custom import load_custom_task
 
-            return load_custom_task(folder)
-        raise TaskError(f"unknown task '{key}'; valid ids: {', '.join(TASK_IDS)} (or a folder with task.yaml)")
-    if isinstance(entry, TaskSpec):
-        return entry
-    return importlib.import_module(entry).TASK
+        return load_custom_task(folder)
+    raise TaskError(f"unknown task '{key}'; valid ids: {', '.join(TASK_IDS)} (or a folder with task.yaml)")
 
 
 def all_tasks() -> list[TaskSpec]:
