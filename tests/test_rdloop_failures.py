@@ -100,7 +100,8 @@ def test_resume_continues_from_the_last_finished_step(_isolated_env, tiny_model)
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
-    from rdagent_autorl.rdloop.session import SessionError, find_run
+    from rdagent_autorl.rdloop.session import find_run
+    from rdagent_autorl.run.harness import RunError as SessionError
 
     with pytest.raises(SessionError, match="not inside an autorl run folder"):
         find_run(tmp_path)

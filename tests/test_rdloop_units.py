@@ -123,7 +123,7 @@ def test_extract_json(answer):
 
 def test_durations_and_masking():
     from rdagent_autorl.rdloop.driver import redacted
-    from rdagent_autorl.rdloop.session import SessionError, parse_duration
+    from rdagent_autorl.run.harness import RunError as SessionError, parse_duration
 
     assert [parse_duration(t) for t in ("90", "90s", "15m", "2h", "1d", "1.5h")] == [90, 90, 900, 7200, 86400, 5400]
     with pytest.raises(SessionError, match="cannot read the duration"):

@@ -41,7 +41,11 @@ def test_a_custom_task_names_its_templates_and_trains_on_its_own_reward(math_tas
     (math_task_dir / "task.yaml").write_text("id: mini\ntitle: Mini\nscorer: exact\ntemplates: [grpo_rule]\n")
     task = get_task(str(math_task_dir))
     assert task.templates == ("grpo_rule",) and task.reward == "exact"  # not the math reward
-    assert [p["template"] for p in task.require_smoke().plan] == ["grpo_rule"]
+    from rdagent_autorl.tasks.rule_recipes import GRPO_SMOKE, PLAN_CONFIG
+
+    smoke = task.require_smoke()
+    assert [(p["template"], p["config"]) for p in smoke.plan] == [("grpo_rule", PLAN_CONFIG["grpo_rule"])]
+    assert smoke.example[0].smoke_config == GRPO_SMOKE  # a smoke run stays short for custom tasks too
     (math_task_dir / "task.yaml").write_text("id: mini\ntitle: Mini\nscorer: exact\ntemplates: [ppo]\n")
     with pytest.raises(TaskError, match="unknown templates"):
         get_task(str(math_task_dir))

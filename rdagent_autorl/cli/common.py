@@ -57,6 +57,7 @@ def run_defaults(spec, *, smoke: bool, model: Optional[str], data: Optional[str]
     Raises TaskError for --smoke on a task without smoke settings, RunError for an unreadable --timeout."""
     from rdagent_autorl.run.harness import parse_duration
 
+    spec.require_available()  # a reserved id says so before anything about its settings
     small = spec.require_smoke() if smoke else None
     timeout_s = parse_duration(timeout or str(small.time_s if small else spec.budget.time_s))
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()] if gpus is not None else ([] if smoke else visible_gpus())

@@ -27,6 +27,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
     from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
     from rdagent_autorl.run.driver_name import RDAGENT_CHAT_VARS, SCRIPTED, driver_name
+    from rdagent_autorl.run.harness import RunError
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import TaskError
 
@@ -55,7 +56,7 @@ def run_loop_command(*, task, model, loop_n, timeout, smoke, resume, data, gpus,
             session_path = None
         typer.echo(f"run folder: {ctx.run_dir}", err=True)
         board = session.execute(ctx, run, session=session_path, port=port)
-    except (TaskError, ModelError, session.SessionError, GraderStartError) as exc:
+    except (TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
     except DriverError as exc:
         fail(f"{exc}\nthe run is saved; continue it with: rdagent autorl --resume {ctx.run_dir}", code=1)

@@ -19,7 +19,7 @@ from typing import Callable, Literal
 from pydantic import BaseModel, Field
 
 from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_key
-from rdagent_autorl.records import append_record, read_jsonl, write_json_atomic
+from rdagent_autorl.records import append_record, read_json, read_jsonl, write_json_atomic
 from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
@@ -103,7 +103,7 @@ class GradingRun:
         Reopening keeps the original start time and every recorded submission."""
         meta_file = workspace / RUN_META
         if meta_file.exists():
-            meta = RunMeta.model_validate_json(meta_file.read_text())
+            meta = read_json(meta_file, RunMeta)
         else:
             task = str(meta_fields.get("task", ""))
             if Path(task).is_dir():  # a custom task folder: absolute, so a restart from elsewhere finds it

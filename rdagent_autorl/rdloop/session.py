@@ -23,11 +23,9 @@ from pathlib import Path
 from rdagent_autorl.rdloop.conf import RunContext
 from rdagent_autorl.records import read_json, write_json_atomic
 from rdagent_autorl.run.driver_name import SCRIPTED
-from rdagent_autorl.run.harness import AgentExit, Harness, LiveRun, RunError, RunRecord, parse_duration
+from rdagent_autorl.run.harness import AgentExit, Harness, LiveRun, RunError, RunRecord
 
 RUN_FILE, SCOREBOARD = "run.json", "scoreboard.json"
-SessionError = RunError  # a run cannot start or resume; the message says why and what to do
-__all__ = ["SessionError", "parse_duration", "new_run", "resume_run", "execute", "run_loop", "format_scoreboard"]
 
 
 def configure_rdagent(run_dir: Path, scripted: bool) -> None:
@@ -73,9 +71,9 @@ def find_run(path: Path) -> tuple[Path, Path]:
         if (candidate / RUN_FILE).exists():
             trace = candidate / "trace"
             if not (trace / "__session__").exists():
-                raise SessionError(f"{candidate} has no saved loop steps (trace/__session__): nothing to resume")
+                raise RunError(f"{candidate} has no saved loop steps (trace/__session__): nothing to resume")
             return candidate, path if path.is_file() else trace
-    raise SessionError(f"{path} is not inside an autorl run folder (no {RUN_FILE} found)")
+    raise RunError(f"{path} is not inside an autorl run folder (no {RUN_FILE} found)")
 
 
 def resume_run(path: Path, driver: str) -> tuple[RunContext, Harness, Path]:

@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rdagent_autorl.tasks.rule_recipes import EXAMPLE_CONFIG, PLAN_CONFIG
 from rdagent_autorl.tasks.spec import Budget, DataSource, ExampleStep, Smoke, TaskSpec, completion_scorer
 from rdagent_autorl.types import Sample, TaskError
 
@@ -97,7 +98,7 @@ def load_custom_task(folder: Path) -> TaskSpec:
         templates=tuple(cfg.templates),
         reward=cfg.scorer,  # the GRPO reward of the same name checks answers as the scorer does
         smoke=Smoke(data="folder", time_s=cfg.smoke_time_s, plan=_smoke_plan(cfg.templates),
-                    example=(ExampleStep(cfg.templates[-1], "v1"),)),
+                    example=(ExampleStep(cfg.templates[-1], "v1", EXAMPLE_CONFIG.get(cfg.templates[-1], {})),)),
         protocol_files=(spec_file, Path(scoring.__file__)),
         assets=folder,
     )
@@ -112,9 +113,11 @@ def _check_templates(cfg: CustomTaskConfig, spec_file: Path) -> None:
 
 
 def _smoke_plan(templates: list[str]) -> tuple[dict, ...]:
-    """The scripted driver's plan for a custom task: each offered template once with its defaults, the
-    first from the base model, the others from the best checkpoint so far."""
+    """The scripted driver's plan for a custom task: each offered template once (the rule templates with
+    their shared smoke settings, others with their defaults), the first from the base model, the others
+    from the best checkpoint so far."""
     return tuple({"hypothesis": f"Training with the {name} template improves the held-out score.",
-                  "method": name, "template": name, "init_from": "base" if i == 0 else "best", "config": {},
+                  "method": name, "template": name, "init_from": "base" if i == 0 else "best",
+                  "config": PLAN_CONFIG.get(name, {}),
                   "rationale": "a custom task's smoke plan: each offered template once", "expected_gain": "unknown"}
                  for i, name in enumerate(templates))

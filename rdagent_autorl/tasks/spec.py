@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, Field
 
-from rdagent_autorl.types import ChatMessages, Prompt, Sample, ScoredSample, TaskError
+from rdagent_autorl.types import Prompt, Sample, ScoredSample, TaskError
 
 LEVELS = {1: "static rule-based reward", 2: "judge-based optimization", 3: "closed-loop online RL"}
 
@@ -29,7 +29,6 @@ class Transcript(BaseModel):
 
     sample_id: str
     completion: str  # the policy's text: a completion, or an episode's actions one per line
-    messages: ChatMessages = Field(default_factory=list)  # multi-turn tasks: the whole episode as a chat
     outcome: dict[str, Any] = Field(default_factory=dict)  # what an environment reported (won, reward, steps, ...)
 
 
@@ -151,7 +150,8 @@ class TaskSpec:
 
     def require_smoke(self) -> Smoke:
         if self.smoke is None:
-            raise TaskError(f"task '{self.id}' declares no smoke settings: run it without --smoke")
+            raise TaskError(f"task '{self.id}' declares no smoke settings (smoke runs, the scripted driver's plan "
+                            "and the example agent's steps need them)")
         return self.smoke
 
     def train(self, source: str = "auto") -> list[Sample]:
@@ -208,6 +208,7 @@ def completion_scorer(score: Callable[[Sequence[Sample], Sequence[str]], list[Sc
         return score(samples, [t.completion for t in transcripts])
 
     scorer.__name__ = getattr(score, "__name__", "scorer")
+    scorer.__wrapped__ = score  # the rule itself: where the protocol lives (tests/test_protocol_pins.py)
     return scorer
 
 

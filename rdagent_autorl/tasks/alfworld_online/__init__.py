@@ -16,7 +16,8 @@ Data sources, in the order `auto` tries them:
 
 Agents get `data/train.jsonl` (one row per training game: the game file under `data/games/`, its
 task type, goal and the planner's walkthrough), `data/games` (the training games), and
-`env/alfworld_env.py` (the environment interface the grader uses).
+`env/alfworld_env.py` + `env/protocol.py` (the environment interface the grader uses, copied by
+run/workspace.py from ENV_FILES). How the grader plays and scores: rollout.py.
 """
 
 from __future__ import annotations
@@ -27,16 +28,15 @@ from pathlib import Path
 
 from rdagent_autorl.envs import protocol
 from rdagent_autorl.settings import get_settings
-from rdagent_autorl.tasks.alfworld_online import recipes
-from rdagent_autorl.tasks.alfworld_online.env import ACTION_MAX_TOKENS, ACTION_STOP, AlfworldEnv
-from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec, Transcript
-from rdagent_autorl.types import Sample, ScoredSample, TaskError
+from rdagent_autorl.tasks.alfworld_online import recipes, rollout
+from rdagent_autorl.tasks.alfworld_online.env import ACTION_MAX_TOKENS
+from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
+from rdagent_autorl.types import Sample, TaskError
 
 OFFICIAL_SPLITS = {"train": "json_2.1.1/train", "eval": "json_2.1.1/valid_unseen"}
 # Generated sources: (generator level, training games, evaluation games).
 GENERATED = {"generated": ("standard", 600, 134), "smoke": ("smoke", 120, 30)}
 GAMES_LINK = "games"  # data/games -> the training games' folder, in every workspace
-PROMPT_TOKENS_PER_GAME = 8192  # prefix-cache room per game in flight: a 50-turn episode, whole
 HERE = Path(__file__).resolve().parent
 # The environment interface the grader plays with; workspaces get a copy in env/ (run/workspace.py):
 # the ALFWorld module and the protocol it imports from beside it when the package is not installed.
@@ -104,27 +104,6 @@ def _loader(split: str):
     return load
 
 
-def play_games(task, samples, backend) -> list[Transcript]:
-    """The solver: every held-out game played once, greedily, by the policy backend, all games in flight
-    decoded together. Each game's prompt extends its previous one, so the backend keeps the games' keys
-    and values between rounds (its prefix-cache session) and a round prefills only the new turn."""
-    episodes = protocol.play_with_backend(AlfworldEnv, [s.meta["game"] for s in samples], backend,
-                                          max_new_tokens=ACTION_MAX_TOKENS, stop=ACTION_STOP,
-                                          tokens_per_episode=PROMPT_TOKENS_PER_GAME)
-    return [Transcript(sample_id=s.id, completion="\n".join(e.actions), messages=e.prompt(),
-                       outcome={"won": e.won, "steps": e.steps, "task_type": e.task_type})
-            for s, e in zip(samples, episodes)]
-
-
-def score_episodes(samples, transcripts, judge) -> list[ScoredSample]:
-    """Success is the value (1 for a won game); the steps taken are reported beside it."""
-    return [ScoredSample.graded(t.outcome["won"], id=s.id, prompt=s.prompt, completion=t.completion,
-                                extracted=f"{t.outcome['steps']} steps", metrics={"steps": float(t.outcome["steps"])},
-                                detail=f"{t.outcome['task_type']}: {'won' if t.outcome['won'] else 'not won'} "
-                                       f"after {t.outcome['steps']} steps")
-            for s, t in zip(samples, transcripts)]
-
-
 def prepare_workspace(workspace: Path, source: str) -> None:
     """data/games -> the training games (read-only, linked not copied: the official set is large)."""
     link = workspace / "data" / GAMES_LINK
@@ -148,15 +127,15 @@ TASK = TaskSpec(
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),
-    solver=play_games,
-    scorer=score_episodes,
+    solver=rollout.play_games,
+    scorer=rollout.score_episodes,
     group_by="task_type",
     prepare_workspace=prepare_workspace,
     budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
     # smoke: the scripted plan's SFT warm-up alone takes ~14 min on 2 CPU cores, then GRPO and three gradings
     smoke=Smoke(data="smoke", time_s=2700, plan=recipes.PLAN, example=recipes.EXAMPLE),
     templates=("sft_trajectories", "grpo_online"),
-    protocol_files=tuple(ENV_FILES.values()),
+    protocol_files=(*ENV_FILES.values(), HERE / "rollout.py"),
     env_files=ENV_FILES,
     assets=HERE,
 )

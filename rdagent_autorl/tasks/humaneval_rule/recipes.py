@@ -3,6 +3,7 @@ LLM follows it: rdagent_autorl/rdloop/scripted_driver.py) and the example agent'
 
 from __future__ import annotations
 
+from rdagent_autorl.tasks.rule_recipes import GRPO_SMOKE
 from rdagent_autorl.tasks.spec import ExampleStep
 
 # SFT on the canonical solutions, then more of it from the best checkpoint,
@@ -23,7 +24,4 @@ PLAN = (
      "reward_design": "unit tests pass 1.0", "rationale": "RL after an SFT warm-up, as in the paper.",
      "expected_gain": "+0-2 points"},
 )
-GRPO_SMOKE = {"max_steps": 4, "max_train_samples": 16, "num_generations": 4, "per_device_train_batch_size": 8,
-              "gradient_accumulation_steps": 1, "max_completion_length": 32, "gradient_checkpointing": False,
-              "logging_steps": 1}
 EXAMPLE = (ExampleStep("grpo_rule", "v1", GRPO_SMOKE),)
