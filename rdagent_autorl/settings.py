@@ -33,18 +33,28 @@ class AutoRLSettings(BaseSettings):
     openai_api_key: str = Field(default="EMPTY", repr=False, description="Key for backend=openai (not the driver's).")
 
     # The judge: a generation backend of its own for scorers that ask a model (never the policy's endpoint).
-    judge_backend: BackendName = Field(default="openai", description="Generation backend of the judge.")
+    judge_backend: Literal["hf", "vllm", "openai", "fake"] = Field(
+        default="openai", description="Backend of the judge; fake = the task's FAKE offline stand-in.")
     judge_base_url: str = Field(default="https://api.openai.com/v1", description="Endpoint of an openai judge.")
     judge_model: str = Field(default="", description="Judge model: served name (openai) or checkpoint folder; '' = none.")
     judge_api_key: str = Field(default="", repr=False, description="Key of the judge's endpoint ('' sends none).")
     judge_max_tokens: int = Field(default=512, ge=1, description="Most tokens of one judge reply.")
     judge_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Judge sampling temperature (openai).")
+    judge_concurrency: int = Field(default=8, ge=1, description="Judge calls in flight at once.")
+    judge_retries: int = Field(default=3, ge=0, description="Retries of a judge call after a transient error.")
+    judge_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one judge call (openai).")
 
     grader_host: str = Field(default="127.0.0.1", description="Address the grading service binds to.")
     grader_port: int = Field(default=8765, ge=0, le=65535, description="Port of the grading service.")
 
     gsm8k_path: Path | None = Field(default=None, description="Local copy of openai/gsm8k (folder or files).")
     alfworld_data: Path | None = Field(default=None, description="ALFWorld data root (alfworld-download layout).")
+    deepsearchqa_path: Path | None = Field(default=None, description="Local DSQA-full.csv (default: the hub's).")
+    deepsearchqa_train_size: int = Field(default=100, ge=1, description="DeepSearchQA prompts agents train on.")
+    deepsearchqa_eval_size: int = Field(default=200, ge=1, description="DeepSearchQA prompts held out for grading.")
+    deepsearchqa_seed: int = Field(default=42, description="Seed of the DeepSearchQA train/held-out split.")
+    deepsearch_backend: Literal["local", "ddgs", "serpapi"] = Field(
+        default="local", description="Search backend of deepsearchqa-online (agents and grader alike).")
     rollout_batch_size: int = Field(default=32, ge=1, description="Games played at once by the hf backend.")
     code_timeout_s: float = Field(default=10.0, gt=0, description="Wall-time limit per HumanEval problem.")
     code_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit per HumanEval problem.")

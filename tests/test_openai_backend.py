@@ -184,7 +184,7 @@ def test_a_local_checkpoint_as_judge(tiny_model, monkeypatch):
     monkeypatch.setenv("AUTORL_JUDGE_MODEL", str(tiny_model))
     get_settings.cache_clear()
     judge = load_judge(device="cpu")
-    assert judge.name == "hf" and judge_identity() == f"hf:{judge.identity()}" and judge.identity().startswith("sha256:")
+    assert judge_identity() == judge.identity() and judge.identity().startswith("hf:sha256:") and not judge.fake
     assert len(judge.generate(["Which is better?"], 4)) == 1
     monkeypatch.setenv("AUTORL_JUDGE_TEMPERATURE", "0.5")
     get_settings.cache_clear()

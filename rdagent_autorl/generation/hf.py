@@ -116,6 +116,24 @@ class HFBackend:
                 self._store(rows, cache, batch["attention_mask"])
         return outputs
 
+    def first_token_top_logprobs(self, prompts: Sequence[Prompt], k: int) -> list[list[dict]]:
+        """The `k` likeliest first tokens of each prompt's reply with their log-probabilities, as an
+        OpenAI endpoint's `top_logprobs` lists them ([{"token", "logprob"}], likeliest first): what a
+        logprob-preference judge reads."""
+        import torch
+
+        rendered = [render_prompt(p, self.tokenizer) for p in prompts]
+        encoded = [self.tokenizer(text, add_special_tokens=not templated)["input_ids"] for text, templated in rendered]
+        out: list[list[dict]] = []
+        for start in range(0, len(encoded), self.batch_size):
+            padded = self.tokenizer.pad({"input_ids": encoded[start : start + self.batch_size]}, return_tensors="pt")
+            with torch.inference_mode():  # left padding: the last position is every row's next token
+                logits = self.model(**padded.to(self.device)).logits[:, -1, :].float()
+            values, ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)
+            for row_values, row_ids in zip(values.tolist(), ids.tolist()):
+                out.append([{"token": self.tokenizer.decode([i]), "logprob": v} for i, v in zip(row_ids, row_values)])
+        return out
+
     def _plain_inputs(self, rows: list[list[int]]):
         batch, cache = self._batch_inputs(rows)
         self.prefilled_tokens += sum(map(len, rows)) - (cache.get_seq_length() * (len(rows) - 1) if cache is not None else 0)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -58,8 +59,12 @@ class EvalResult(BaseModel):
     # Per-group scores for tasks with `group_by` (ALFWorld: per task type): {group: {n, score, ci_low, ci_high}}.
     breakdown: dict[str, dict[str, float]] = {}
     # Extra metrics next to the score: per-sample means {name: {mean, ci_low, ci_high, n}} and the task's
-    # aggregates {name: {value}} (e.g. a length-controlled win rate, which is not a plain mean).
+    # aggregates {name: {value[, ci_low, ci_high]}} (e.g. a length-controlled win rate, not a plain mean).
     metrics: dict[str, dict[str, float]] = {}
+    headline: str = "mean_value"  # what `score` is: the mean value, or the task's headline aggregate
+    # Judge-scored tasks: the judge's identity, whether it is FAKE, and the calls this grade made
+    # (calls, cache_hits, retries, tokens, cost_usd); a grade answered from the grade cache made none.
+    judge: dict[str, Any] = {}
 
 
 def model_key(config: EvalConfig, model: Path) -> str:
@@ -91,7 +96,9 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
     if task.uses_judge:
         from rdagent_autorl.generation.judge import judge_identity
 
-        judge = judge_identity()
+        judge = judge_identity(task.fake_judge)
+        if task.judge_settings is not None:  # e.g. the annotator: a different question is a different grade
+            judge += " " + json.dumps(task.judge_settings(), sort_keys=True)
     return EvalConfig(
         task=task.id,
         data_source=task.resolve_source(data_source),
@@ -143,23 +150,27 @@ def extra_metrics(task: TaskSpec, samples, scored) -> dict[str, dict[str, float]
         low, high = bootstrap_ci(vs, scale=1.0)
         result[name] = {"mean": round(sum(vs) / len(vs), 4), "ci_low": low, "ci_high": high, "n": len(vs)}
     if task.aggregate is not None:
-        result.update({name: {"value": round(float(v), 4)} for name, v in task.aggregate(samples, scored).items()})
+        for name, v in task.aggregate(samples, scored).items():
+            result[name] = {k: round(float(x), 4) for k, x in (v if isinstance(v, dict) else {"value": v}).items()}
     return result
 
 
-def load_judge_once():
-    """The judge backend, loaded when a scorer first asks for it (most grades never do)."""
-    judge = None
+class JudgeOnce:
+    """The judge, loaded when a scorer first asks for it (most grades never do); remembers it for the
+    grade's record of judge calls."""
 
-    def get():
-        nonlocal judge
-        if judge is None:
+    def __init__(self, task: TaskSpec):
+        self.task, self.client = task, None
+
+    def __call__(self):
+        if self.client is None:
             from rdagent_autorl.generation.judge import load_judge
 
-            judge = load_judge()
-        return judge
+            self.client = load_judge(self.task.fake_judge)
+        return self.client
 
-    return get
+    def record(self) -> dict[str, Any]:
+        return self.client.usage_record() if self.client is not None else {}
 
 
 def evaluate(
@@ -183,7 +194,8 @@ def evaluate(
     t1 = time.perf_counter()
     transcripts = task.solve(samples, policy)  # one generation each, or episodes played in the environment
     t2 = time.perf_counter()
-    scored = task.score(samples, transcripts, load_judge_once())
+    judge = JudgeOnce(task)
+    scored = task.score(samples, transcripts, judge)
     t3 = time.perf_counter()
 
     cache = _cache_file(config, mhash)
@@ -196,12 +208,18 @@ def evaluate(
 
     values = [s.value for s in scored]
     binary = all(s.correct is not None for s in scored)
-    low, high = bootstrap_ci(values)
+    score, (low, high) = _points(values), bootstrap_ci(values)
+    metrics = extra_metrics(task, samples, scored)
+    if task.headline:  # e.g. the LC win rate is the score; the plain mean stays visible next to it
+        metrics["mean_value"] = {"mean": round(score / 100, 4), "ci_low": low / 100, "ci_high": high / 100, "n": len(values)}
+        top = metrics[task.headline]
+        score, low, high = top["value"], top.get("ci_low", top["value"]), top.get("ci_high", top["value"])
     result = EvalResult(
         task=task.id, model=str(model_dir), data_source=config.data_source, backend=config.backend,
-        score=_points(values), n=len(values), n_correct=sum(bool(s.correct) for s in scored) if binary else None,
+        score=score, n=len(values), n_correct=sum(bool(s.correct) for s in scored) if binary else None,
         ci_low=low, ci_high=high, samples_path=str(samples_path), model_hash=mhash,
-        breakdown=breakdown(task, samples, values), metrics=extra_metrics(task, samples, scored),
+        breakdown=breakdown(task, samples, values), metrics=metrics, headline=task.headline or "mean_value",
+        judge=judge.record(),
         timing={"load_s": round(t1 - t0, 3), "generate_s": round(t2 - t1, 3), "score_s": round(t3 - t2, 3),
                 "total_s": round(t3 - t0, 3)},
     )

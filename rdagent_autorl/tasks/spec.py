@@ -95,8 +95,21 @@ class TaskSpec:
     solver: Solver | None = None
     scorer: Scorer | None = None
     uses_judge: bool = False  # the scorer calls the judge backend (its identity joins the grade's cache key)
-    # Metrics that are not per-sample means (e.g. a length-controlled win rate): f(samples, scored) -> {name: value}
-    aggregate: Callable[[Sequence[Sample], Sequence[ScoredSample]], dict[str, float]] | None = None
+    # The task's deterministic offline stand-in judge (a factory; FAKE in its identity), used when
+    # AUTORL_JUDGE_BACKEND=fake or no judge is configured (rdagent_autorl/generation/judge.py).
+    fake_judge: Callable[[], Any] | None = None
+    # The task's own judge settings that change what a grade means (e.g. the annotator): {name: value},
+    # part of the grade's cache key.
+    judge_settings: Callable[[], dict[str, Any]] | None = None
+    # A cheap check of the configured judge (one probe request) run before any generation or training,
+    # so a bad judge configuration fails first: f(judge client); raises with a clear message.
+    check_judge: Callable[[Any], None] | None = None
+    # Metrics that are not per-sample means (e.g. a length-controlled win rate): f(samples, scored) ->
+    # {name: value, or {"value", "ci_low", "ci_high"}}
+    aggregate: Callable[[Sequence[Sample], Sequence[ScoredSample]], dict[str, Any]] | None = None
+    # The aggregate that is the task's headline score instead of the mean value (e.g. the LC win rate);
+    # the mean value is then also reported, as the metric `mean_value`.
+    headline: str | None = None
     group_by: str | None = None  # a Sample.meta key: the grade is also broken down by its values
     to_prompt: Callable[[Sample], Prompt] | None = None
     stop: tuple[str, ...] = ()
