@@ -1,0 +1,123 @@
+"""deepsearchqa-online: multi-step search and answer with tools, scored by DeepSearchQA's F1 autorater (Level 3).
+
+A sample is one question. The grader plays each held-out question with the submitted checkpoint (env.py on
+the shared protocol: `search[query]`, `open[doc id]`, `answer[...]`, one call per turn, at most 10) with the
+run's search backend (AUTORL_DEEPSEARCH_BACKEND: local BM25 over the offline collection, ddgs or serpapi)
+and the DeepSearchQA autorater grades the final answer through the judge backend (rollout.py). Score =
+mean F1 x 100 with a 95% interval; fully-correct rate and the other outcome classes, per problem
+category and per answer type.
+
+Data sources, in the order `auto` tries them:
+- `deepsearchqa`: Google DeepMind's DeepSearchQA (dsqa.py): 900 prompts, a seeded 100 / 200 split;
+- `synthetic`: never chosen by `auto` (its scores are not DeepSearchQA scores). SYNTHETIC multi-hop and
+  set-answer questions over the offline collection (gen.py, corpus.py), 1000 training / 200 held-out;
+- `smoke`: the generator's shortest questions (2-hop chains, 1-hop sets), 200 / 30, for CPU smoke runs.
+
+Agents get `data/train.jsonl` (one row per training question: "prompt" (the question), "answer",
+"answer_type", "problem_category", and for synthetic rows "expert" (the hop chain's tool calls), "answers",
+"hops", "chain"), `data/split.json` (how the split was drawn, no held-out questions or answers) and `env/`
+(the environment interface the grader plays with, and `search.json`: the run's backend).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from rdagent_autorl.envs import protocol
+from rdagent_autorl.settings import get_settings
+from rdagent_autorl.tasks.deepsearchqa_online import autorater, backends, corpus, dsqa, recipes, rollout, search
+from rdagent_autorl.tasks.deepsearchqa_online.env import ACTION_MAX_TOKENS
+from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
+from rdagent_autorl.types import Sample
+
+HERE = Path(__file__).resolve().parent
+# Generated sources: (generator level, training questions, held-out questions, seed).
+GENERATED = {"synthetic": ("standard", 1000, 200, 20260), "smoke": ("smoke", 200, 30, 20261)}
+# The environment interface, copied into <workspace>/env/ (with search.json, written per run).
+ENV_FILES = {"deepsearch_env.py": HERE / "env.py", "protocol.py": Path(protocol.__file__),
+             "deepsearch_search.py": HERE / "search.py", "deepsearch_autorater.py": HERE / "autorater.py"}
+
+
+@lru_cache(maxsize=4)
+def _generated(source: str) -> dict[str, tuple[Sample, ...]]:
+    from rdagent_autorl.tasks.deepsearchqa_online.gen import Generator
+
+    level, n_train, n_eval, seed = GENERATED[source]
+    retriever = search.LocalSearch(corpus.collection_folder())
+    questions = Generator(list(retriever.docs), retriever).split(seed, n_train, n_eval, level)
+    return {split: tuple(Sample(id=q.id, prompt=q.question, answer=q.answer,
+                                meta={"answer_type": q.answer_type, "problem_category": q.category, "hops": q.hops,
+                                      "answers": q.answers, "expert": q.expert, "chain": q.chain, "synthetic": True})
+                         for q in qs) for split, qs in questions.items()}
+
+
+def _loader(split: str):
+    def load(source: str) -> list[Sample]:
+        return dsqa.load(split) if source == "deepsearchqa" else list(_generated(source)[split])
+
+    return load
+
+
+def split_record(source: str) -> dict:
+    """How the split was drawn, for the workspace: sizes, seed, and a digest of the held-out ids (not the ids,
+    questions or answers)."""
+    heldout = [s.id for s in TASK.heldout(source)]
+    record = {"source": source, "n_train": len(TASK.train(source)), "n_heldout": len(heldout),
+              "heldout_digest": hashlib.sha256("\n".join(heldout).encode()).hexdigest()[:16],
+              "search_backend": backends.backend_name()}
+    if source == "deepsearchqa":
+        s = get_settings()
+        record.update(seed=s.deepsearchqa_seed, file=str(dsqa.csv_path()), unused=900 - s.deepsearchqa_train_size
+                      - s.deepsearchqa_eval_size)
+    else:
+        level, _, _, seed = GENERATED[source]
+        record.update(seed=seed, generator_level=level, synthetic=True,
+                      note="SYNTHETIC questions over the offline Wikipedia collection; not DeepSearchQA")
+    return record
+
+
+def prepare_workspace(workspace: Path, source: str) -> None:
+    """env/search.json (the run's backend, probed once: an unreachable one fails before the run starts)
+    and data/split.json."""
+    backends.write_workspace_config(workspace)
+    (workspace / "data" / "split.json").write_text(json.dumps(split_record(source), indent=2) + "\n")
+
+
+def _synthetic_check() -> tuple[bool, str]:
+    return corpus.check()
+
+
+TASK = TaskSpec(
+    id="deepsearchqa-online",
+    level=3,
+    title="Deep-search QA with tools (search, open, answer), online RL; DeepSearchQA F1 autorater",
+    version=1,
+    default_model="Qwen/Qwen2.5-0.5B-Instruct",
+    sources=(
+        DataSource("deepsearchqa", "DeepSearchQA DSQA-full.csv (hub google/deepsearchqa or AUTORL_DEEPSEARCHQA_PATH)",
+                   dsqa.check),
+        DataSource("synthetic", "SYNTHETIC multi-hop / set questions over the offline Wikipedia collection",
+                   _synthetic_check, auto=False),
+        DataSource("smoke", "SYNTHETIC short questions over the offline collection, for CPU smoke runs (--smoke)",
+                   _synthetic_check, auto=False),
+    ),
+    load_train=_loader("train"),
+    load_eval=_loader("eval"),
+    solver=rollout.play_questions,
+    scorer=rollout.score_answers,
+    uses_judge=True,
+    fake_judge=autorater.FakeAutoraterJudge,
+    aggregate=rollout.by_answer_type,
+    group_by="problem_category",
+    prepare_workspace=prepare_workspace,
+    budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
+    smoke=Smoke(data="smoke", time_s=recipes.SMOKE_TIME_S, plan=recipes.PLAN, example=recipes.EXAMPLE),
+    templates=("sft_trajectories", "grpo_online"),
+    protocol_files=(*ENV_FILES.values(), HERE / "rollout.py", HERE / "gen.py", HERE / "corpus.py"),
+    env_files=ENV_FILES,
+    env_module="deepsearch_env.py",
+    assets=HERE,
+)

@@ -1,0 +1,36 @@
+"""deepsearchqa-online's recipes for smoke runs (tiny model, smoke questions, 2 CPU cores): the scripted
+driver's plan (a FAKE driver LLM follows it: rdagent_autorl/rdloop/scripted_driver.py) and the example
+agent's steps: an SFT warm-up on the expert hop chains, then online GRPO from it (reward = the F1 of the
+same metric, FAKE set-match judge)."""
+
+from __future__ import annotations
+
+from rdagent_autorl.tasks.spec import ExampleStep
+
+SMOKE_TIME_S = 2700
+PLAN = (
+    {"hypothesis": "SFT on the expert trajectories (the generator's hop chains replayed as searches and opens in "
+                   "the tool environment, then the answer) teaches the base model the tool-call format and to "
+                   "copy descriptions into searches and doc ids into opens.",
+     "method": "SFT warm-up on expert trajectories", "template": "sft_trajectories", "init_from": "base",
+     "config": {"learning_rate": 3e-3, "num_train_epochs": 6, "per_device_train_batch_size": 8,
+                "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 20,
+                "collect_workers": 1, "max_length": 4096},
+     "rationale": "The base model never produces a valid tool call; imitation first, as in the paper.",
+     "expected_gain": "from ~0 to a few F1 points"},
+    {"hypothesis": "Online GRPO from the SFT checkpoint, rewarded by the episode's F1, reinforces the episodes "
+                   "that reach (part of) the answer set.",
+     "method": "online GRPO", "template": "grpo_online", "init_from": "best",
+     "config": {"learning_rate": 2e-4, "max_steps": 4, "num_generations": 4, "per_device_train_batch_size": 16,
+                "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 1,
+                "max_turns": 6},
+     "reward_design": "F1 of the final answer (DeepSearchQA metric, FAKE set-match judge)",
+     "rationale": "RL after an SFT warm-up, as in the paper.", "expected_gain": "+0-2 points"},
+)
+SFT_SMOKE = {"max_train_samples": 32, "learning_rate": 3e-3, "num_train_epochs": 2, "per_device_train_batch_size": 8,
+             "gradient_accumulation_steps": 1, "gradient_checkpointing": False, "logging_steps": 5,
+             "collect_workers": 1}
+GRPO_SMOKE = {"max_train_samples": 8, "learning_rate": 2e-4, "max_steps": 2, "num_generations": 4,
+              "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "gradient_checkpointing": False,
+              "logging_steps": 1, "max_turns": 6}
+EXAMPLE = (ExampleStep("sft_trajectories", "sft", SFT_SMOKE), ExampleStep("grpo_online", "grpo", GRPO_SMOKE, "sft"))
