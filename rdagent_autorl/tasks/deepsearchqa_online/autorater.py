@@ -145,11 +145,14 @@ def parse_verdict(reply: str) -> Verdict | None:
     if start < 0 or end <= start:
         return None
     text = re.sub(r",\s*([}\]])", r"\1", reply[start:end + 1])
-    text = text.replace("{{", "{").replace("}}", "}")  # a judge that copied the example's escaped braces
-    try:
-        node = json.loads(text)
-    except ValueError:
-        return None
+    node = None
+    # As written; else with the example's doubled braces undone (a judge that copied its escaping).
+    for candidate in (text, text.replace("{{", "{").replace("}}", "}")):
+        try:
+            node = json.loads(candidate)
+            break
+        except ValueError:
+            continue
     node = node.get("Answer Correctness", node) if isinstance(node, dict) else None
     if not isinstance(node, dict) or not isinstance(node.get("Correctness Details"), dict):
         return None
@@ -226,3 +229,9 @@ class FakeAutoraterJudge:
                 "Explanation": verdict.explanation, "Correctness Details": verdict.details,
                 "Excessive Answers": verdict.excessive}}, indent=2) + "\n```")
         return replies
+
+    def complete(self, request):
+        """One request as the judge layer sends it (rdagent_autorl/generation/judge_client.py's JudgeClient)."""
+        from rdagent_autorl.generation.judge_client import JudgeReply
+
+        return JudgeReply(text=self.generate([request.prompt], request.max_tokens)[0])
