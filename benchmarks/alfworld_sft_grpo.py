@@ -91,7 +91,7 @@ def main() -> None:
               f"n={result.n})  train {seconds:6.0f} s  grade {time.perf_counter() - t:5.0f} s  | {per_type}", flush=True)
 
     def train(template: str, start: Path, overrides: dict) -> tuple[Path, float]:
-        env = {**agent_env(ws, task.id, ""), "BASE_MODEL": str(start)}
+        env = {**agent_env(ws, task, ""), "BASE_MODEL": str(start)}  # TASK_ENV: the env/ copy
         outcome = run_training(get_settings().templates_dir / f"{template}.py", env, log_path=ws / f"{template}.log",
                                timeout_s=3600, config_overrides=overrides)
         if not outcome.ok:

@@ -11,6 +11,10 @@ Environment:   DATA_PATH    JSONL training rows ({"id", "prompt", "answer", task
                BASE_MODEL   folder of the model to start from (read-only)
                OUTPUT_DIR   the checkpoint goes to $OUTPUT_DIR/<CONFIG["version"]>
                TASK_REWARD  grpo_rule.py only: the task's reward, a name in rewards.REWARDS
+               TASK_ENV     the online templates only: the task's environment module, a file
+                            (<workspace>/env/<name>.py, what the workspace sets) or a module name
+                            (rdagent_autorl.tasks.alfworld_online.env); the functions it exposes:
+                            rdagent_autorl/envs/protocol.py's docstring (load_task_env)
 Overrides:     AUTORL_CONFIG_JSON='{"use_lora": true, "learning_rate": 1e-4}' updates the CONFIG block
                (unknown keys are an error, so a typo cannot be silently ignored).
                AUTORL_DRY_RUN=1: 2 optimizer steps on a few rows (each template says how few), then save
@@ -23,10 +27,13 @@ defaults (the loop writes overrides into that literal). The keys below mean the 
 that has them, so they are documented here once; a template comments only what is its own.
 """
 
+import importlib
+import importlib.util
 import json
 import os
 import random
 import shutil
+import sys
 
 import torch
 from transformers import AutoConfig, AutoTokenizer
@@ -46,7 +53,7 @@ SHARED_CONFIG = {
     "bf16": '"auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False',
     "seed": "seeds the trainer and the max_train_samples subset",
     "version": "the checkpoint's folder name under OUTPUT_DIR (the loop names it)",
-    "max_train_samples": "None = every training row (ALFWorld: every game); an int keeps a random subset of that size",
+    "max_train_samples": "None = every training row (online tasks: every game or goal); an int keeps a random subset",
     "logging_steps": "log the trainer metrics every this many optimizer steps",
     # The SFT templates (sft.py, sft_trajectories.py).
     "num_train_epochs": "passes over the training rows (unless max_steps > 0)",
@@ -85,6 +92,39 @@ def paths(*names: str) -> list[str]:
         raise SystemExit(f"{', '.join(missing)} not set: run a template as DATA_PATH=<rows.jsonl> "
                          "BASE_MODEL=<model folder> OUTPUT_DIR=<folder> python <template>.py (see common.py)")
     return [os.environ[name] for name in names]
+
+
+# What every task environment module offers the online templates (the contract: envs/protocol.py's docstring).
+TASK_ENV_INTERFACE = ("MAX_STEPS", "ACTION_MAX_TOKENS", "ACTION_STOP", "chat_tokens", "protocol_play", "make_env", "row_spec",
+                      "demonstration", "invalid_action")
+
+
+def load_task_env():
+    """The task's environment module named by $TASK_ENV: a .py file (the workspace's env/ copy, loaded by
+    path, so it needs no package) or an importable module name. It must offer TASK_ENV_INTERFACE."""
+    name = os.environ.get("TASK_ENV", "")
+    if not name:
+        raise SystemExit("TASK_ENV not set: the online templates play the task's environment module; the workspace "
+                         "sets it (env/<task>_env.py), by hand name a file or a module, e.g. "
+                         "TASK_ENV=rdagent_autorl.tasks.alfworld_online.env")
+    if name.endswith(".py"):
+        path = os.path.abspath(name)
+        if not os.path.isfile(path):
+            raise SystemExit(f"TASK_ENV={name}: no such file")
+        spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as e:
+            raise SystemExit(f"TASK_ENV={name}: cannot import it ({e})") from e
+    if missing := [n for n in TASK_ENV_INTERFACE if not hasattr(module, n)]:
+        raise SystemExit(f"TASK_ENV={name} lacks {', '.join(missing)} (the online templates' interface: "
+                         "rdagent_autorl/envs/protocol.py)")
+    print("TASK_ENV", name, flush=True)
+    return module
 
 
 def read_rows(path: str, max_samples, seed: int) -> list:

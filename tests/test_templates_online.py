@@ -23,6 +23,16 @@ from rdagent_autorl.tasks.alfworld_online.env import (
 )
 
 N_GAMES = 6  # one per task type (the generator goes round-robin)
+ALFWORLD_ENV = "rdagent_autorl.tasks.alfworld_online.env"  # the templates' $TASK_ENV, as a module name (by hand)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _task_env():
+    """The templates run as subprocesses with this process's environment (run_template): name the task's
+    environment module as a user running them by hand does (the workspace names its env/ copy instead)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TASK_ENV", ALFWORLD_ENV)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +193,7 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
     data = _write_rows(games["data_dir"] / "sft.jsonl", [broken, *good])
     proc = run_template("sft_trajectories.py", data_path=data, base=tiny_model, out=tmp_path / "output",
                         config={"renamed_copies": 1, "search_copies": 1})
-    assert re.search(r"^SKIPPED broken: its walkthrough did not win", proc.stdout, re.M)
+    assert re.search(r"^SKIPPED broken: its demonstration did not win", proc.stdout, re.M)
     steps = sum(len(r["walkthrough"]) for r in good)
     found = re.search(rf"^TRAJECTORIES games=3 won=2 steps={steps} searches=(\d) detour_steps=(\d+) rows=(\d+)$",
                       proc.stdout, re.M)
@@ -201,9 +211,19 @@ def test_sft_trajectories_dry_run(games, tiny_model, tmp_path):
     assert_full_checkpoint(path, tiny_model)
 
 
-def test_grpo_online_dry_run(games, tiny_model, tmp_path):
+def test_grpo_online_dry_run(games, tiny_model, tmp_path, monkeypatch):
     """2 steps x (2 games x 2 episodes of at most 3 actions), played in the engine by the tiny model.
-    It never wins, so every advantage is 0 and the weights stay put; the loop and the save must work."""
+    It never wins, so every advantage is 0 and the weights stay put; the loop and the save must work.
+    The environment module is a workspace's env/ copy, loaded by path (as agent_env names it)."""
+    import shutil
+
+    from rdagent_autorl.tasks import get_task
+
+    task = get_task("alfworld-online")
+    (tmp_path / "env").mkdir()
+    for name, src in task.env_files.items():
+        shutil.copy2(src, tmp_path / "env" / name)
+    monkeypatch.setenv("TASK_ENV", str(tmp_path / "env" / task.env_module))
     proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output")
     rollouts = re.findall(r"^ROLLOUT step=(\d+) games=(\d+) episodes=(\d+) won=(\d+) success=([\d.]+) "
                           r"mean_actions=([\d.]+)", proc.stdout, re.M)
@@ -212,13 +232,41 @@ def test_grpo_online_dry_run(games, tiny_model, tmp_path):
     logs = [ast.literal_eval(line) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
     assert len(logs) == 2
     for log in logs:
-        assert float(log["rewards/success_reward/mean"]) == 0.0
+        assert float(log["rewards/episode_reward/mean"]) == 0.0
         # TRL counts only env_mask=1 tokens: 3 actions + end-of-turn tokens. An action is re-tokenized
         # from its parsed (lower-cased) text, which can take more tokens than the random model generated
         # (up to ~1.7x seen), hence 2x. Without the mask, the two observations between the actions
         # (~90 tokens each, with their admissible lists) would count too.
         assert 3 <= float(log["completions/max_length"]) <= 3 * (2 * ACTION_MAX_TOKENS + 1)
     assert_full_checkpoint(saved_path(proc), tiny_model, trained=False)
+
+
+def test_online_templates_name_no_task():
+    """They reach the task only through $TASK_ENV: another online task's environment module works unchanged."""
+    from rdagent_autorl.settings import get_settings
+
+    for name in ("sft_trajectories.py", "grpo_online.py"):
+        source = (get_settings().templates_dir / name).read_text()
+        tree = ast.parse(source)
+        imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m and (m.startswith("rdagent_autorl.tasks") or "alfworld" in m)], name
+        assert "load_task_env()" in source
+
+
+def test_online_templates_need_a_task_env(games, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.delenv("TASK_ENV")
+    proc = run_template("sft_trajectories.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
+                        expect_ok=False)
+    assert proc.returncode != 0 and "TASK_ENV not set" in proc.stderr
+    monkeypatch.setenv("TASK_ENV", str(tmp_path / "nowhere_env.py"))
+    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
+                        expect_ok=False)
+    assert proc.returncode != 0 and "nowhere_env.py: no such file" in proc.stderr
+    monkeypatch.setenv("TASK_ENV", "rdagent_autorl.envs.protocol")  # a module without the interface
+    proc = run_template("grpo_online.py", data_path=games["train"], base=tiny_model, out=tmp_path / "output",
+                        expect_ok=False)
+    assert proc.returncode != 0 and "lacks MAX_STEPS, ACTION_MAX_TOKENS, ACTION_STOP" in proc.stderr
 
 
 def test_grpo_online_refuses_a_step_larger_than_the_games(games, tiny_model, tmp_path):
@@ -271,7 +319,7 @@ def test_grpo_online_learns_from_a_won_episode(primed_policy, tmp_path):
     assert any(0 < won < episodes for _, episodes, won in rollouts), rollouts  # a group with a learning signal
     logs = [ast.literal_eval(line) for line in proc.stdout.splitlines() if line.startswith("{'loss'")]
     assert len(logs) == 3
-    rewards = [float(log["rewards/success_reward/mean"]) for log in logs]
+    rewards = [float(log["rewards/episode_reward/mean"]) for log in logs]
     assert rewards == [won / episodes for _, episodes, won in rollouts]  # what TRL logs is what the rollout won
     assert max(rewards) > 0 and any(float(log["grad_norm"]) > 0 for log in logs), logs
     assert_full_checkpoint(saved_path(proc), primed, trained=True)  # the weights changed

@@ -19,6 +19,24 @@ it answers an action (`step(reply)`), and how its turns read (an `Episode` subcl
 Standard library only: a workspace gets a copy of this file next to its environment's module
 (`env/protocol.py`), importable with any Python. Tokenizers and generation backends come in as
 arguments.
+
+The online training templates' interface (templates/sft_trajectories.py, templates/grpo_online.py).
+The templates import no task by name: they load the module named by $TASK_ENV (a file, the
+workspace's `env/<TaskSpec.env_module>` that run/workspace.agent_env names; or, by hand, an importable
+module name) and call only these names of it (templates/common.py checks them: TASK_ENV_INTERFACE):
+- `MAX_STEPS`, `ACTION_MAX_TOKENS`, `ACTION_STOP`: the grader's step limit, reply length and stop strings;
+- `chat_tokens`, `protocol_play`: this file's `chat_tokens` and `play`, re-exported (the workspace copy
+  imports them from the `protocol.py` beside it);
+- `make_env(max_steps=MAX_STEPS) -> Environment`: a fresh environment (one per episode in flight);
+- `row_spec(row, data_dir) -> spec`: what `reset` takes for a row of data/train.jsonl (`data_dir`: the
+  folder of that file, which the rows' relative paths start from);
+- `demonstration(env, row, data_dir) -> Episode`: the row's expert episode played in `env` (SFT rows;
+  one that is not `won` is skipped);
+- `invalid_action(turn) -> bool`: the turn's action is one the environment could not take (GRPO's
+  optional shaping).
+Optional, for SFT's extra copies: `searching_demonstration(env, row, data_dir, rng, max_detours) ->
+Episode | None` (wrong moves before the right ones; None: no usable copy) and
+`renamed_copies(chats, copies, rng) -> list[ChatMessages]`. GRPO's reward is `Episode.reward`.
 """
 
 from __future__ import annotations

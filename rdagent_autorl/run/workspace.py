@@ -81,9 +81,14 @@ def create_workspace(
 
 def agent_env(workspace: Path, task: TaskSpec, grader_url: str) -> dict[str, str]:
     """The documented environment of an agent process. TASK_REWARD names the rule reward the task's
-    GRPO template trains on (templates/rewards.py); empty for tasks whose reward is the environment's."""
+    GRPO template trains on (templates/rewards.py); empty for tasks whose reward is the environment's.
+    Online tasks add TASK_ENV: the workspace's copy of the environment module the online templates play
+    (env/<its env_module>)."""
     ws = Path(workspace)
-    return {"TASK": task.id, "TASK_REWARD": task.reward or "", "BASE_MODEL": str(ws / "base_model"),
-            "MODEL_PATH": str(ws / "base_model"),
-            "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(ws / "output"),
-            "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}
+    env = {"TASK": task.id, "TASK_REWARD": task.reward or "", "BASE_MODEL": str(ws / "base_model"),
+           "MODEL_PATH": str(ws / "base_model"),
+           "DATA_PATH": str(ws / "data" / "train.jsonl"), "OUTPUT_DIR": str(ws / "output"),
+           "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}
+    if task.env_module:
+        env["TASK_ENV"] = str(ws / "env" / task.env_module)
+    return env

@@ -116,8 +116,9 @@ TASK = TaskSpec(
     level=3,
     title="ALFWorld household text games, online RL with environment rollouts (success rate)",
     # 3: the prompt became the whole episode with one system message for every game (2), then the task is
-    # restated in every turn (3); grades cached under an earlier protocol must never be reused.
-    version=3,
+    # restated in every turn (3); grades cached under an earlier protocol must never be reused. 4: env.py and
+    # protocol.py gained the online templates' interface; the play is unchanged (tests/data pin of episodes).
+    version=4,
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("official", "ALFWorld json_2.1.1 train / valid_unseen games", _official_check),
@@ -137,5 +138,6 @@ TASK = TaskSpec(
     templates=("sft_trajectories", "grpo_online"),
     protocol_files=(*ENV_FILES.values(), HERE / "rollout.py"),
     env_files=ENV_FILES,
+    env_module="alfworld_env.py",  # the online templates' $TASK_ENV
     assets=HERE,
 )

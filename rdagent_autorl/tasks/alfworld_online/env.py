@@ -41,8 +41,9 @@ except ImportError:  # the workspace copy (env/alfworld_env.py) without the pack
     from protocol import play as protocol_play  # type: ignore[no-redef]
 
 __all__ = ["ACTION_MAX_TOKENS", "ACTION_STOP", "MAX_STEPS", "THINK_PREFIX", "AlfworldEnv", "AlfworldEpisode",
-           "ChatMessages", "Episode", "Policy", "Turn", "chat_tokens", "expert_episode", "parse_action", "play",
-           "user_message"]
+           "ChatMessages", "Episode", "Policy", "Turn", "chat_tokens", "demonstration", "expert_episode",
+           "invalid_action", "make_env", "parse_action", "play", "renamed_copies", "row_spec",
+           "searching_demonstration", "user_message"]
 
 MAX_STEPS = 50  # actions per episode, as in the ALFWorld papers' evaluations
 ACTION_MAX_TOKENS = 32  # an action is short; a longer reply is cut
@@ -183,3 +184,79 @@ def expert_episode(env: AlfworldEnv, game_file: str | Path, walkthrough: Sequenc
             break
         env.step(action)
     return episode
+
+
+# ---- The online templates' interface (the contract in rdagent_autorl/envs/protocol.py's docstring) -----
+# templates/sft_trajectories.py and templates/grpo_online.py load this module by $TASK_ENV and call only these.
+
+
+def make_env(max_steps: int = MAX_STEPS) -> AlfworldEnv:
+    return AlfworldEnv(max_steps)
+
+
+def row_spec(row: dict, data_dir: str) -> str:
+    """What `reset` takes for a row of data/train.jsonl: its game file ("game" is relative to the data folder)."""
+    return os.path.join(data_dir, row["game"])
+
+
+def demonstration(env: AlfworldEnv, row: dict, data_dir: str) -> AlfworldEpisode:
+    """The row's expert episode: the planner's walkthrough replayed in the engine."""
+    return expert_episode(env, row_spec(row, data_dir), row["walkthrough"])
+
+
+def invalid_action(turn: Turn) -> bool:
+    """An action the engine cannot take (a thought is a legal move, not an invalid one)."""
+    return turn.action not in turn.admissible and not turn.action.startswith(THINK_PREFIX)
+
+
+def searching_demonstration(env: AlfworldEnv, row: dict, data_dir: str, rng, max_detours: int) -> AlfworldEpisode | None:
+    """The walkthrough with wrong guesses before each search: before going to the place an object is taken
+    from, go to 1..max_detours other places not visited yet (opening them when closed) and find it
+    is not there. The planner knows where everything is; the policy does not: a model trained on plans
+    alone has never seen a wrong guess, and after its first one it is out of its training data.
+    None when a wrong guess would show the object after all (the copy would teach walking past it)."""
+    walkthrough = row["walkthrough"]
+    episode = env.reset(row_spec(row, data_dir))
+    visited = set()
+    for i, action in enumerate(walkthrough):
+        place = action[len("go to "):] if action.startswith("go to ") else ""
+        taken = next((a.split(" from ")[0][len("take "):] for a in walkthrough[i + 1:i + 3]
+                      if a.startswith("take ") and a.endswith(f" from {place}")), "") if place else ""
+        if taken:  # a search: the plan goes straight to where `taken` is
+            others = [a for a in episode.turns[-1].admissible
+                      if a.startswith("go to ") and a != action and a[len("go to "):] not in visited]
+            for guess in rng.sample(others, min(len(others), rng.randint(1, max_detours))):
+                env.step(guess)
+                wrong_place = guess[len("go to "):]
+                if f"open {wrong_place}" in episode.turns[-1].admissible:
+                    env.step(f"open {wrong_place}")
+                visited.add(wrong_place)
+                if re.search(rf"\b{taken.rsplit(' ', 1)[0]} \d", episode.turns[-1].observation):
+                    return None
+        if place:
+            visited.add(place)
+        if episode.done:
+            break
+        env.step(action)
+    return episode
+
+
+ENTITY = re.compile(r"\b([a-z]+) \d+\b")  # "kettle 1", "cabinet 2": how the engine names things
+
+
+def renamed_copies(chats: list[ChatMessages], copies: int, rng) -> list[ChatMessages]:
+    """`copies` copies of each episode's chat with every entity class renamed consistently (kettle -> vase,
+    everywhere: goal, observations, admissible lists, actions), the new names drawn from all the chats'.
+    The words are no longer guessable from the task, so the model has to copy names from its context
+    instead of recalling the ones it saw in training: small models otherwise learn "take <a usual
+    object>" rather than "take <the object here>"."""
+    names = sorted({m.group(1) for chat in chats for msg in chat for m in ENTITY.finditer(msg["content"])})
+
+    def rename(chat):
+        text = "\n".join(m["content"] for m in chat)
+        seen = sorted({m.group(1) for m in ENTITY.finditer(text)})
+        mapping = dict(zip(seen, rng.sample(names, len(seen))))
+        swap = re.compile(r"\b(" + "|".join(map(re.escape, seen)) + r")\b")
+        return [{**m, "content": swap.sub(lambda w: mapping[w.group(1)], m["content"])} for m in chat]
+
+    return [rename(chat) for chat in chats for _ in range(copies)]
