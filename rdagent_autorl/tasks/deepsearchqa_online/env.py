@@ -47,7 +47,7 @@ __all__ = ["ACTION_MAX_TOKENS", "ACTION_STOP", "MAX_STEPS", "TOP_K", "ChatMessag
 MAX_STEPS = 10  # tool calls per question (upstream autorl_bench: 6; a 3-hop chain takes 5 with the answer)
 ACTION_MAX_TOKENS = 128  # a set answer of several titles fits
 ACTION_STOP = ("\n",)  # the first line of the reply is the call
-TOP_K = 5  # results per search
+TOP_K = 3  # results per search (the synthetic start article is among them for its description)
 CALL = re.compile(r"^(search|open|answer)\[(.*)\]$", re.IGNORECASE | re.DOTALL)
 INVALID = ("Invalid action. Reply with one of: search[query], open[doc id], answer[final answer]. "
            "This cost a step.")

@@ -27,7 +27,10 @@ from rdagent_autorl.tasks.deepsearchqa_online.search import Document, LocalSearc
 SINGLE, SET = "Single Answer", "Set Answer"
 # (kind, hops) in the order questions are made, cycling; the smoke level keeps the shortest ones.
 KINDS = {"standard": (("chain", 2), ("set", 1), ("chain", 3), ("set", 2)), "smoke": (("chain", 2), ("set", 1))}
-SET_SIZES = (2, 6)  # a set answer has this many items at least / at most
+SET_SIZES = {"standard": (2, 6), "smoke": (2, 3)}  # a set answer has this many items at least / at most
+# The smoke level names only short articles (titles, descriptions): a tiny model trained for minutes on CPU
+# has to copy them from its context, and every token of a name is a chance to get it wrong.
+SHORT = {"smoke": (16, 48)}  # most characters of a title / of a description
 SKIP_TOPICS = {"", "Uncategorized"}
 
 
@@ -63,11 +66,20 @@ class Generator:
         counts = Counter(d.description for d in linked)
         return [d for d in linked if d.description and counts[d.description] == 1]
 
-    def make(self, start: Document, kind: str, hops: int, rng: random.Random) -> Question | None:
+    def short(self, doc: Document, level: str) -> bool:
+        if level not in SHORT:
+            return True
+        title, description = SHORT[level]
+        return len(doc.title) <= title and len(doc.description) <= description
+
+    def make(self, start: Document, kind: str, hops: int, rng: random.Random,
+             level: str = "standard") -> Question | None:
+        if not self.short(start, level):
+            return None
         chain = [start]
         walk = hops if kind == "chain" else hops - 1  # a set question's last hop is the set itself
         for _ in range(walk):
-            options = [d for d in self.described_links(chain[-1]) if d not in chain]
+            options = [d for d in self.described_links(chain[-1]) if d not in chain and self.short(d, level)]
             if not options:
                 return None
             chain.append(rng.choice(options))
@@ -87,7 +99,9 @@ class Generator:
             for t in last.links:
                 if t in self.by_id and self.by_id[t].topic not in SKIP_TOPICS:
                     by_topic.setdefault(self.by_id[t].topic, []).append(t)
-            topics = sorted(t for t, items in by_topic.items() if SET_SIZES[0] <= len(items) <= SET_SIZES[1])
+            low, high = SET_SIZES[level]
+            topics = sorted(t for t, items in by_topic.items()
+                            if low <= len(items) <= high and all(self.short(self.by_id[i], level) for i in items))
             if not topics:
                 return None
             topic = rng.choice(topics)
@@ -111,7 +125,7 @@ class Generator:
                 start = self.by_id[starts[pos]]
                 pos += 1  # each start article is used once, by one split
                 kind, hops = kinds[len(out[split]) % len(kinds)]
-                q = self.make(start, kind, hops, rng)
+                q = self.make(start, kind, hops, rng, level)
                 if q is None or not self.findable(start):
                     continue
                 q.id = f"synthetic-{level}-{split}-{len(out[split]):04d}"

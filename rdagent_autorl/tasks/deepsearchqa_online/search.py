@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Protocol
 
 BACKENDS = ("local", "ddgs", "serpapi")
-SNIPPET_CHARS = 160
-PAGE_CHARS = 1500  # an opened page is cut here: observations stay a few hundred tokens
+SNIPPET_CHARS = 100
+PAGE_CHARS = 700  # an opened page is cut here (the lead sections: median 459 characters); its links are all listed
 WEB_TIMEOUT_S = 20.0
 
 
