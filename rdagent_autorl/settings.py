@@ -48,7 +48,14 @@ class AutoRLSettings(BaseSettings):
     grader_port: int = Field(default=8765, ge=0, le=65535, description="Port of the grading service.")
 
     gsm8k_path: Path | None = Field(default=None, description="Local copy of openai/gsm8k (folder or files).")
+    alpacaeval_path: Path | None = Field(default=None, description="Local AlpacaEval set: instructions + references.")
+    alpacaeval_train_path: Path | None = Field(default=None, description="Local training JSONL {instruction, output}.")
+    alpacaeval_train_rows: int = Field(default=2000, ge=1, description="Rows of tatsu-lab/alpaca given to agents.")
+    alpacaeval_annotator: str = Field(default="weighted_alpaca_eval_gpt4_turbo",
+                                      description="alpaca_eval annotator config: a name or a configs.yaml path.")
+    alpacaeval_both_orders: bool = Field(default=False, description="Judge each pair in both output orders.")
     alfworld_data: Path | None = Field(default=None, description="ALFWorld data root (alfworld-download layout).")
+    webshop_data: Path | None = Field(default=None, description="WebShop data folder (setup.sh -d small|all files).")
     deepsearchqa_path: Path | None = Field(default=None, description="Local DSQA-full.csv (default: the hub's).")
     deepsearchqa_train_size: int = Field(default=100, ge=1, description="DeepSearchQA prompts agents train on.")
     deepsearchqa_eval_size: int = Field(default=200, ge=1, description="DeepSearchQA prompts held out for grading.")

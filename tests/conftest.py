@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +18,8 @@ import pytest
 # download its model price list at import time, with retries and sleeps.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+# The installed `rdagent` command (this package's entry point), for tests that run the CLI as users do.
+RDAGENT = str(Path(sys.executable).parent / "rdagent")
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                "TOKENIZERS_PARALLELISM": "false"}
 
@@ -99,3 +102,9 @@ def serve_in_thread(app) -> Iterator[str]:
         server.should_exit = True
         thread.join(5)
 
+
+
+def clean_env() -> dict:
+    """The test session's environment without any driver settings (a user's shell before .env)."""
+    drop = {"BACKEND", "CHAT_MODEL", "LITELLM_CHAT_MODEL", "OPENAI_API_KEY", "OPENAI_API_BASE"}
+    return {k: v for k, v in os.environ.items() if k not in drop}

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import RDAGENT
+
 pytestmark = pytest.mark.timeout(1800)  # a hang guard only: a busy machine may take several times longer
-RDAGENT = str(Path(sys.executable).parent / "rdagent")
 
 
 def make_agent(folder: Path, script: str, name: str) -> Path:

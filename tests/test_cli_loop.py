@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,11 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 import fake_drivers
-from conftest import serve_in_thread
+from conftest import RDAGENT, clean_env, serve_in_thread
 from rdagent_autorl.rdloop.scripted_driver import scripted_answer
 
 pytestmark = pytest.mark.timeout(1800)  # a hang guard only: a busy machine may take several times longer
-RDAGENT = str(Path(sys.executable).parent / "rdagent")
 
 
 def fake_driver_endpoint(requests: list) -> FastAPI:
@@ -58,12 +56,6 @@ def driver_endpoint():
     requests: list = []
     with serve_in_thread(fake_driver_endpoint(requests)) as url:
         yield f"{url}/v1", requests
-
-
-def clean_env() -> dict:
-    """The test session's environment without any driver settings (a user's shell before .env)."""
-    drop = {"BACKEND", "CHAT_MODEL", "LITELLM_CHAT_MODEL", "OPENAI_API_KEY", "OPENAI_API_BASE"}
-    return {k: v for k, v in os.environ.items() if k not in drop}
 
 
 def test_without_a_driver_and_without_smoke_it_stops_at_once_about_env(tmp_path):

@@ -16,7 +16,9 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 PINS = {
     "gsm8k-rule": (1, "21f4ea15e4d826aa"),
     "humaneval-rule": (1, "ab3404145e4a4ac7"),
-    "alfworld-online": (3, "51bcdc0c2a1da6d9"),
+    "alpacaeval-judge": (1, "ef263c2502aafce6"),
+    "alfworld-online": (4, "4178a9a32794bb1b"),
+    "deepsearchqa-online": (1, "a7a973516a1d8d64"),
 }
 
 
@@ -45,6 +47,7 @@ def test_the_solver_and_the_scorer_live_in_protocol_files(task_id):
     task = get_task(task_id)
     files = {p.resolve() for p in task.protocol_files}
     graders = [inspect.unwrap(task.scorer)] + ([task.solver] if task.solver else [])  # no solver: spec.generate
+    graders += [task.to_prompt] if task.to_prompt else []  # what the policy is asked
     for fn in graders:
         assert Path(inspect.getsourcefile(fn)).resolve() in files, f"{task_id}: {fn.__qualname__} is outside its protocol files"
 

@@ -14,7 +14,7 @@ from rdagent_autorl.bench.run_record import RunRecord
 from rdagent_autorl.settings import get_settings
 
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
-           "submissions", "duration_s", "success", "workspace", "finished_at", "entry")
+           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge")
 
 
 def ledger_path() -> Path:
@@ -47,7 +47,7 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
         "submissions": metrics.get("n_submissions", 0),
         "duration_s": round((record.end or time.time()) - (record.start or time.time()), 1),
         "success": int(best is not None and baseline is not None and best > baseline),
-        "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry,
+        "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry, "judge": record.judge,
     }
     with _connect() as db:
         db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
@@ -72,11 +72,12 @@ def _spread(values: list[float]) -> str:
 def leaderboard(task: str | None = None) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in runs(task):
-        groups.setdefault((r["task"], r["agent"], r["driver"]), []).append(r)
+        # Scores under different judges are not comparable: a judge-scored task's runs group by judge too.
+        groups.setdefault((r["task"], r["agent"], r["driver"], r.get("judge") or ""), []).append(r)
     table = []
-    for (t, agent, driver), rs in sorted(groups.items()):
+    for (t, agent, driver, judge), rs in sorted(groups.items()):
         scored = [r for r in rs if r["best"] is not None]
-        table.append({"task": t, "agent": agent, "driver": driver or "-", "runs": len(rs),
+        table.append({"task": t, "agent": agent, "driver": driver or "-", "judge": judge or "-", "runs": len(rs),
                       "baseline": _spread([r["baseline"] for r in rs if r["baseline"] is not None]),
                       "best": _spread([r["best"] for r in scored]),
                       "improvement": _spread([r["improvement"] for r in scored if r["improvement"] is not None]),

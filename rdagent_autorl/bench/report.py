@@ -203,7 +203,7 @@ def _blocks(run: RunData, metrics: dict) -> list[tuple]:
         "still running or crashed (no end recorded)" if rec.end is None
         else "ended" if rec.agent_exit is None else f"agent exit code {rec.agent_exit}")
     header = [["Run id", rec.run_id], ["Task", rec.task], ["Agent", rec.agent],
-              ["Driver", rec.driver], ["Base model", rec.base_model],
+              ["Driver", rec.driver], *([["Judge", rec.judge]] if rec.judge else []), ["Base model", rec.base_model],
               ["Budget", f"{float(rec.timeout_s or 0) / 60:.1f} min"], ["Outcome", outcome],
               ["Baseline", _score_text(rec.baseline) if rec.baseline and rec.baseline.score is not None
                else _num(metrics["baseline_score"])],

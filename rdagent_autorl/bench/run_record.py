@@ -57,6 +57,7 @@ class RunRecord(BaseModel):
     killed_at_deadline: bool = False
     baseline: Baseline | None = None
     workspace: str = ""
+    judge: str = ""  # judge-scored tasks: the judge's identity (FAKE-... for the offline stand-in)
 
 
 class Failure(BaseModel):

@@ -150,7 +150,8 @@ def grade(
 ) -> None:
     """Score a checkpoint on the task's held-out data; prints one JSON object."""
     from rdagent_autorl.generation import BACKENDS
-    from rdagent_autorl.grading.evaluate import evaluate, make_config
+    from rdagent_autorl.generation.judge import JudgeError, JudgeNotConfigured
+    from rdagent_autorl.grading.evaluate import check_judge, evaluate, make_config
     from rdagent_autorl.tasks import TaskError
 
     if backend is not None and backend not in BACKENDS:
@@ -159,9 +160,12 @@ def grade(
     model_dir = load_model(model) if backend != "openai" else Path(model)
     try:
         config = make_config(spec, backend, data, limit)
+        check_judge(spec)  # before any generation: a bad judge configuration fails in seconds
         result = evaluate(spec, model_dir, config, out_dir=out, device=device, use_cache=not no_cache)
     except TaskError as exc:  # a data source that is unusable here
         fail(str(exc))
+    except (JudgeError, JudgeNotConfigured) as exc:
+        fail(f"the judge of {spec.id} is not usable: {exc}")
     except Exception as exc:  # a checkpoint that does not load or generate, an unreachable endpoint, ...
         fail(f"evaluating {model} failed: {type(exc).__name__}: {exc}", code=1)
     typer.echo(result.model_dump_json())

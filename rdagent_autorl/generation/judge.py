@@ -27,6 +27,7 @@ from rdagent_autorl.generation.judge_client import (JudgeClient, JudgeError, Jud
 from rdagent_autorl.settings import get_settings
 
 FakeJudgeFactory = Callable[[], Any]
+_ANNOUNCED: set[str] = set()  # FAKE judges this process has said it uses (once each)
 
 
 class JudgeNotConfigured(RuntimeError):
@@ -63,7 +64,8 @@ def load_judge(fake_judge: FakeJudgeFactory | None = None, device: str | None = 
             raise JudgeNotConfigured("AUTORL_JUDGE_BACKEND=fake, but this task has no FAKE judge; configure a real "
                                      "one (AUTORL_JUDGE_MODEL, see .env.example)")
         backend = fake_judge()
-        if announce:
+        if announce and backend.identity() not in _ANNOUNCED:
+            _ANNOUNCED.add(backend.identity())
             print(f"[autorl] judge: {backend.identity()} -- a FAKE offline stand-in, not a real judge: its scores "
                   "are for smoke runs and tests, never comparable to a real judge's (set AUTORL_JUDGE_* for one)",
                   file=sys.stderr)

@@ -99,12 +99,13 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
         judge = judge_identity(task.fake_judge)
         if task.judge_settings is not None:  # e.g. the annotator: a different question is a different grade
             judge += " " + json.dumps(task.judge_settings(), sort_keys=True)
+    source = task.resolve_source(data_source)
     return EvalConfig(
         task=task.id,
-        data_source=task.resolve_source(data_source),
+        data_source=source,
         backend=backend or get_settings().backend,
         limit=limit if limit is not None else task.budget.eval_limit,
-        max_new_tokens=task.budget.max_new_tokens,
+        max_new_tokens=task.max_new_tokens(source),
         task_version=task.version,
         protocol=task.protocol_digest(),
         judge=judge,
@@ -155,6 +156,20 @@ def extra_metrics(task: TaskSpec, samples, scored) -> dict[str, dict[str, float]
     return result
 
 
+def check_judge(task: TaskSpec) -> str:
+    """For a judge-scored task: load the judge and send the task's probe (`TaskSpec.check_judge`), so an
+    unknown annotator, an unreachable endpoint or an endpoint without logprobs fails before any
+    generation or training. Returns the judge's identity ("" for other tasks)."""
+    if not task.uses_judge:
+        return ""
+    from rdagent_autorl.generation.judge import load_judge
+
+    client = load_judge(task.fake_judge)
+    if task.check_judge is not None:
+        task.check_judge(client)
+    return client.identity()
+
+
 class JudgeOnce:
     """The judge, loaded when a scorer first asks for it (most grades never do); remembers it for the
     grade's record of judge calls."""
@@ -192,7 +207,7 @@ def evaluate(
     samples = task.heldout(config.data_source)[: config.limit]
     policy = load_backend(config.backend, model_dir, device=device)  # device: where the backend has a choice
     t1 = time.perf_counter()
-    transcripts = task.solve(samples, policy)  # one generation each, or episodes played in the environment
+    transcripts = task.solve(samples, policy, config.max_new_tokens)  # one generation each, or episodes played in the environment
     t2 = time.perf_counter()
     judge = JudgeOnce(task)
     scored = task.score(samples, transcripts, judge)

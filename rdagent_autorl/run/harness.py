@@ -128,6 +128,7 @@ class Harness:
 
         task = get_task(task_arg)
         task.require_available()
+        judge = _checked_judge(task)
         base_model = resolve_model(model)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         run_dir = (Path(runs_dir) / "-".join([task.id, *([agent] if entry == "bench" else []), stamp])).resolve()
@@ -135,7 +136,7 @@ class Harness:
                                    gpus=gpus, timeout_s=timeout_s)
         record = RunRecord(run_id=run_dir.name, task=task.id, agent=agent, entry=entry, driver=driver,
                            base_model=str(base_model), data_source=grading.meta.data_source, gpus=list(gpus),
-                           limit=limit, smoke=smoke, timeout_s=timeout_s, workspace=str(grading.workspace))
+                           limit=limit, smoke=smoke, timeout_s=timeout_s, workspace=str(grading.workspace), judge=judge)
         harness = cls(run_dir, grading, record)
         harness.save()
         return harness
@@ -254,6 +255,16 @@ class SubprocessAgent:
             finally:
                 stop_agent(proc, live.workspace)
                 live.recorder.stop_polling()
+
+
+def _checked_judge(task) -> str:
+    """The judge's identity, after its probe: a bad judge configuration ends the run before it starts."""
+    from rdagent_autorl.grading.evaluate import check_judge
+
+    try:
+        return check_judge(task)
+    except Exception as exc:  # JudgeNotConfigured, JudgeError (unreachable, no logprobs), TaskError (annotator)
+        raise RunError(f"the judge of {task.id} is not usable: {exc}") from exc
 
 
 def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto", timeout_s: int, gpus: list[str],

@@ -19,10 +19,8 @@ from rdagent_autorl.types import Sample, ScoredSample, TaskError
 # yet is listed from RESERVED, never runnable.
 TASK_IDS: tuple[str, ...] = ("gsm8k-rule", "humaneval-rule", "alpacaeval-judge", "alfworld-online", "webshop-online",
                              "deepsearchqa-online")
-RESERVED = {
-    "alpacaeval-judge": (2, "AlpacaEval instruction following, LLM-judge reward"),
+RESERVED: dict[str, tuple[int, str]] = {  # id -> (level, title) of an id whose package has not landed
     "webshop-online": (3, "WebShop product search, online RL with rollouts"),
-    "deepsearchqa-online": (3, "Deep-search QA with tools, online RL"),
 }
 
 

@@ -55,6 +55,7 @@ class DataSource:
     description: str
     check: Callable[[], tuple[bool, str]] = lambda: (True, "")
     auto: bool = True  # False: used only when named (e.g. synthetic data, whose scores are not comparable)
+    max_new_tokens: int | None = None  # the single-generation solver's limit on this source (default: the budget's)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ class TaskSpec:
     # A cheap check of the configured judge (one probe request) run before any generation or training,
     # so a bad judge configuration fails first: f(judge client); raises with a clear message.
     check_judge: Callable[[Any], None] | None = None
+    # Judge-reward training (templates/grpo_judge.py, dpo_judge.py): f(instructions, completions, references)
+    # -> rewards in [0, 1], by the grader's own judge, annotator and reply cache.
+    judge_reward: Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]] | None = None
     # Metrics that are not per-sample means (e.g. a length-controlled win rate): f(samples, scored) ->
     # {name: value, or {"value", "ci_low", "ci_high"}}
     aggregate: Callable[[Sequence[Sample], Sequence[ScoredSample]], dict[str, Any]] | None = None
@@ -122,6 +126,9 @@ class TaskSpec:
     protocol_files: tuple[Path, ...] = ()
     # Online tasks: the environment interface, copied into <workspace>/env/ ({file name there: source}).
     env_files: dict[str, Path] = field(default_factory=dict)
+    # Online tasks: the env_files name of the module the online templates load ($TASK_ENV; its interface:
+    # rdagent_autorl/envs/protocol.py's docstring).
+    env_module: str = ""
     # Extra workspace set-up (e.g. links to environment data): f(workspace, data_source).
     prepare_workspace: Callable[[Path, str], None] | None = None
     assets: Path | None = None  # the folder holding description.md (default: none)
@@ -180,9 +187,17 @@ class TaskSpec:
     def prompt(self, sample: Sample) -> Prompt:
         return self.to_prompt(sample) if self.to_prompt else sample.prompt
 
-    def solve(self, samples: Sequence[Sample], backend) -> list[Transcript]:
+    def max_new_tokens(self, source: str) -> int:
+        """The single-generation solver's limit on a source (e.g. one-sentence smoke references need few)."""
+        declared = next((s.max_new_tokens for s in self.sources if s.name == source), None)
+        return declared or self.budget.max_new_tokens
+
+    def solve(self, samples: Sequence[Sample], backend, max_new_tokens: int | None = None) -> list[Transcript]:
         self.require_available()
-        transcripts = (self.solver or generate)(self, samples, backend)
+        if self.solver is None:
+            transcripts = generate(self, samples, backend, max_new_tokens)
+        else:
+            transcripts = self.solver(self, samples, backend)
         if len(transcripts) != len(samples):
             raise ValueError(f"the solver of {self.id} returned {len(transcripts)} transcripts for {len(samples)} samples")
         return transcripts
@@ -208,9 +223,10 @@ def _no_judge():
     raise TaskError("this task's scorer asked for a judge, but the task does not declare uses_judge")
 
 
-def generate(task: TaskSpec, samples: Sequence[Sample], backend) -> list[Transcript]:
+def generate(task: TaskSpec, samples: Sequence[Sample], backend, max_new_tokens: int | None = None) -> list[Transcript]:
     """The single-generation solver: one greedy completion per sample's prompt."""
-    completions = backend.generate([task.prompt(s) for s in samples], task.budget.max_new_tokens, task.stop)
+    completions = backend.generate([task.prompt(s) for s in samples], max_new_tokens or task.budget.max_new_tokens,
+                                   task.stop)
     return [Transcript(sample_id=s.id, completion=c) for s, c in zip(samples, completions)]
 
 
