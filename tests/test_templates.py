@@ -79,14 +79,17 @@ def data(tmp_path_factory) -> dict[str, Path]:
 
 
 def run_template(script: str, *, data_path: Path, base: Path, out: Path, reward: str | None = None,
-                 dry_run: bool = True, config: dict | None = None, expect_ok: bool = True) -> subprocess.CompletedProcess:
+                 dry_run: bool = True, config: dict | None = None, expect_ok: bool = True,
+                 task: str | None = None) -> subprocess.CompletedProcess:
     """Run a template as the workspace does: the contract's environment (TASK_REWARD = `reward`, the
-    task's reward name, when given), CPU only, from another folder."""
+    task's reward name, and TASK = `task`, when given), CPU only, from another folder."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("AUTORL_DRY_RUN", "AUTORL_CONFIG_JSON", "TASK", "TASK_REWARD")}
     env.update(DATA_PATH=str(data_path), BASE_MODEL=str(base), OUTPUT_DIR=str(out), CUDA_VISIBLE_DEVICES="")
     if reward is not None:
         env["TASK_REWARD"] = reward
+    if task is not None:
+        env["TASK"] = task
     if dry_run:
         env["AUTORL_DRY_RUN"] = "1"
     if config:

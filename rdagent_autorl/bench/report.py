@@ -99,7 +99,20 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "training_routes": detect_training_routes(run),
         "failure_types": dict(sorted(failures.items())),
         "task": rec.task, "agent": rec.agent, "driver": rec.driver, "run_id": rec.run_id,
+        **({"judge": rec.judge, "judge_usage": _judge_usage(subs)} if rec.judge else {}),
     }
+
+
+def _judge_usage(subs) -> dict[str, Any]:
+    """What the run's grades cost in judge calls (a re-graded submission answered from caches costs none)."""
+    total: dict[str, Any] = {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None}
+    for s in subs:
+        usage = getattr(s, "judge", None) or {}
+        for key in ("calls", "cache_hits", "prompt_tokens", "completion_tokens"):
+            total[key] += int(usage.get(key) or 0)
+        if usage.get("cost_usd") is not None:
+            total["cost_usd"] = (total["cost_usd"] or 0.0) + usage["cost_usd"]
+    return total
 
 
 def compute_metrics(run_dir: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -67,6 +67,7 @@ class Submission(BaseModel):
     error: str | None = None
     breakdown: dict[str, dict[str, float]] = Field(default_factory=dict)  # per group, for tasks that have one
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the task's extra metrics
+    judge: dict[str, Any] = Field(default_factory=dict)  # judge-scored tasks: identity, FAKE or not, calls made
 
 
 class Refusal(BaseModel):
@@ -215,7 +216,7 @@ class GradingRun:
                     "score": result.score, "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n,
                     "improvement": round(result.score - baseline.score, 2), "cached": result.cached,
                     "model_hash": result.model_hash, "samples_path": result.samples_path,
-                    "breakdown": result.breakdown, "metrics": result.metrics,
+                    "breakdown": result.breakdown, "metrics": result.metrics, "judge": result.judge,
                 })
             append_record(self.workspace / SCORES, record)
             self.meta.last_submission = received

@@ -91,4 +91,21 @@ def agent_env(workspace: Path, task: TaskSpec, grader_url: str) -> dict[str, str
            "GRADING_SERVER_URL": grader_url, "WORKSPACE": str(ws)}
     if task.env_module:
         env["TASK_ENV"] = str(ws / "env" / task.env_module)
+    if task.uses_judge:
+        env.update(judge_env())
     return env
+
+
+def judge_env() -> dict[str, str]:
+    """The settings as the grader resolved them from its environment and .env (AUTORL_JUDGE_*, the task's
+    own such as the annotator, the cache folder): a judge-reward template in an agent's workspace (another
+    folder, no .env) then asks the grader's judge the grader's way and shares its reply cache. Only the
+    settings that differ from their defaults, never the policy endpoint's key (the agent has no use for
+    it); the judge's key travels in the process environment and is never written to the workspace."""
+    from rdagent_autorl.settings import get_settings
+
+    s = get_settings()
+    out = {f"AUTORL_{name.upper()}": str(value) for name, value in s.model_dump(exclude_defaults=True).items()
+           if value is not None and name != "openai_api_key"}
+    out["AUTORL_CACHE_DIR"] = str(s.cache_path)
+    return out
