@@ -282,3 +282,30 @@ def test_a_run_with_an_unreachable_judge_stops_before_its_workspace_exists(tmp_p
         Harness.create("alpacaeval-judge", "tiny", runs_dir=tmp_path, agent="example", entry="bench", driver=None,
                        timeout_s=60, gpus=[], data="smoke", smoke=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_local_hf_judge_gives_first_token_logprobs_as_an_endpoint_would(tiny_model, tmp_path, monkeypatch):
+    import torch
+
+    from rdagent_autorl.generation.judge import LocalJudge, load_judge
+    from rdagent_autorl.settings import get_settings
+
+    monkeypatch.setenv("AUTORL_JUDGE_BACKEND", "hf")
+    monkeypatch.setenv("AUTORL_JUDGE_MODEL", str(tiny_model))
+    get_settings.cache_clear()
+    client = load_judge(device="cpu")
+    assert isinstance(client.backend, LocalJudge) and client.identity().startswith("hf:sha256:")
+    requests = ann.Annotator.load().requests([ann.PROBE], [False])
+    vocab = client.backend.backend.model.config.vocab_size
+    top = client.complete([requests[0].model_copy(update={"top_logprobs": 10**6})])[0].top_logprobs
+    assert len(top) == vocab and [t["logprob"] for t in top] == sorted((t["logprob"] for t in top), reverse=True)
+    assert sum(math.exp(t["logprob"]) for t in top) == pytest.approx(1.0, abs=1e-3)  # the whole distribution
+    backend = client.backend.backend
+    ids = backend.tokenizer.apply_chat_template(requests[0].prompt, add_generation_prompt=True, return_tensors="pt",
+                                                return_dict=True)["input_ids"]
+    with torch.inference_mode():
+        expected = torch.log_softmax(backend.model(ids).logits[0, -1].float(), -1)
+    by_token = {t["token"]: t["logprob"] for t in top}
+    m_id = backend.tokenizer.convert_tokens_to_ids("m")
+    assert by_token["m"] == pytest.approx(float(expected[m_id]), abs=1e-4)
+    assert client.complete(requests)[0].top_logprobs is not None and client.usage.calls == 2

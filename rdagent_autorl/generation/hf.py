@@ -129,7 +129,7 @@ class HFBackend:
             padded = self.tokenizer.pad({"input_ids": encoded[start : start + self.batch_size]}, return_tensors="pt")
             with torch.inference_mode():  # left padding: the last position is every row's next token
                 logits = self.model(**padded.to(self.device)).logits[:, -1, :].float()
-            values, ids = torch.log_softmax(logits, dim=-1).topk(k, dim=-1)
+            values, ids = torch.log_softmax(logits, dim=-1).topk(min(k, logits.shape[-1]), dim=-1)
             for row_values, row_ids in zip(values.tolist(), ids.tolist()):
                 out.append([{"token": self.tokenizer.decode([i]), "logprob": v} for i, v in zip(row_ids, row_values)])
         return out

@@ -30,6 +30,9 @@ from pydantic import BaseModel, Field
 from rdagent_autorl.types import Prompt
 
 
+CACHE_CHUNK = 64  # replies asked (and stored) per round
+
+
 class JudgeError(RuntimeError):
     """The judge could not answer (unreachable, refused, malformed reply); the message names the judge."""
 
@@ -96,7 +99,10 @@ class ReplyCache:
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = sqlite3.connect(self.path, timeout=60)
+            # WAL + synchronous=NORMAL: readers never block the writer, and a commit costs no fsync (a
+            # power cut may lose the last replies, which only costs asking again; a crash loses nothing)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
         return db
 
     def get(self, key: str) -> JudgeReply | None:
@@ -108,9 +114,9 @@ class ReplyCache:
         except ValueError:  # a foreign or damaged row: ask again
             return None
 
-    def put(self, key: str, reply: JudgeReply) -> None:
-        with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?)", (key, reply.model_dump_json()))
+    def put_many(self, items: list[tuple[str, JudgeReply]]) -> None:
+        with self._db() as db:  # one transaction
+            db.executemany("INSERT OR REPLACE INTO replies VALUES (?, ?)", [(k, r.model_dump_json()) for k, r in items])
 
 
 class JudgeClient:
@@ -137,12 +143,13 @@ class JudgeClient:
         todo = [i for i, r in enumerate(replies) if r is None]
         with self._lock:
             self.usage.cache_hits += len(requests) - len(todo)
-        if todo:
-            fresh = self._ask([requests[i] for i in todo])
-            for i, reply in zip(todo, fresh):
+        for start in range(0, len(todo), CACHE_CHUNK):  # stored chunk by chunk: a failure later keeps these
+            chunk = todo[start:start + CACHE_CHUNK]
+            fresh = self._ask([requests[i] for i in chunk])
+            for i, reply in zip(chunk, fresh):
                 replies[i] = reply
-                if self.cache:
-                    self.cache.put(keys[i], reply)
+            if self.cache:
+                self.cache.put_many([(keys[i], replies[i]) for i in chunk])
         return replies  # type: ignore[return-value]
 
     def generate(self, prompts: Sequence[Prompt], max_new_tokens: int, stop: Sequence[str] = ()) -> list[str]:

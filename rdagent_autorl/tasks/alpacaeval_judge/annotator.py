@@ -17,6 +17,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -175,7 +176,12 @@ def check_judge(judge, annotator: Annotator) -> None:
 def configured_annotator() -> Annotator:
     from rdagent_autorl.settings import get_settings
 
-    return Annotator.load(get_settings().alpacaeval_annotator)
+    return _load_annotator(get_settings().alpacaeval_annotator)
+
+
+@lru_cache(maxsize=8)
+def _load_annotator(name_or_path: str) -> Annotator:  # every grade and reward step asks; read the files once
+    return Annotator.load(name_or_path)
 
 
 def judge_settings() -> dict[str, Any]:
