@@ -67,11 +67,13 @@ def test_the_oracle_scores_100_and_the_babbler_0_with_breakdowns(heldout):
     scored = TASK.score(heldout, TASK.solve(heldout, OracleBackend(heldout)), fake_judge)
     assert [s.value for s in scored] == [1.0] * len(heldout)
     assert all(s.metrics["fully_correct"] == 1.0 and "search=local" in s.detail for s in scored)
+    assert all(s.metrics["invalid_call_share"] == 0.0 for s in scored)
     types = TASK.aggregate(heldout, scored)
     assert types["f1_set_answer"] == types["f1_single_answer"] == 100.0 and types["n_set_answer"] > 0
     babbled = TASK.score(heldout, TASK.solve(heldout, BabblingBackend()), fake_judge)
     assert all(s.value == 0.0 and s.metrics["empty_answer"] == 1.0 for s in babbled)
     assert all(s.metrics["steps"] == MAX_STEPS and s.metrics["fully_incorrect"] == 1.0 for s in babbled)
+    assert all(s.metrics["invalid_call_share"] == 1.0 for s in babbled)
 
 
 def test_malformed_calls_cost_a_step_and_say_so(local):

@@ -3,7 +3,7 @@ flight decoded together, with the run's search backend; the final answer is grad
 autorater (autorater.py) through the judge backend; an episode's value is its F1.
 
 Per sample: precision, recall, F1 (the value), the four outcome classes as 0/1 metrics (their means are
-the rates: fully correct is the paper's strict accuracy), steps, and the two failure counts evalscope
+the rates: fully correct is the paper's strict accuracy), steps, the share of invalid calls, and the two failure counts evalscope
 reports (an empty answer; a judge reply without a verdict). Unlike evalscope, both count as F1 0 rather
 than being left out of the means: a policy that never answers scores 0, not "no data".
 Grade-wide: mean F1 x 100 with its interval (the grader), per problem category (group_by), and per
@@ -17,7 +17,7 @@ from __future__ import annotations
 from rdagent_autorl.envs import protocol
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks.deepsearchqa_online import autorater, backends
-from rdagent_autorl.tasks.deepsearchqa_online.env import ACTION_MAX_TOKENS, ACTION_STOP, DeepSearchEnv
+from rdagent_autorl.tasks.deepsearchqa_online.env import ACTION_MAX_TOKENS, ACTION_STOP, DeepSearchEnv, invalid_action
 from rdagent_autorl.tasks.spec import Transcript
 from rdagent_autorl.types import ScoredSample
 
@@ -34,6 +34,7 @@ def play_questions(task, samples, backend) -> list[Transcript]:
     return [Transcript(sample_id=s.id, completion="\n".join(e.actions),
                        outcome={"answer": e.answer, "answered": e.done and bool(e.actions) and
                                 e.actions[-1].lower().startswith("answer["), "steps": e.steps,
+                                "invalid_calls": sum(invalid_action(t) for t in e.turns[:-1]),
                                 "search_backend": search_backend.name})
             for s, e in zip(samples, episodes)]
 
@@ -57,6 +58,8 @@ def score_answers(samples, transcripts, judge) -> list[ScoredSample]:
         per_sample = {"precision": metrics["precision"], "recall": metrics["recall"],
                       **{name: float(kind == name) for name in autorater.OUTCOMES},
                       "steps": float(t.outcome.get("steps", 0)), "empty_answer": float(empty),
+                      # the share of the episode's calls that were not tool calls: format learning, before any F1
+                      "invalid_call_share": t.outcome.get("invalid_calls", 0) / max(1, t.outcome.get("steps", 0)),
                       "judge_parse_failure": float(failed)}
         why = "no answer" if empty else "judge reply without a verdict" if failed else \
             f"{counts[0]}/{counts[1]} expected found, {counts[2]} excessive"
