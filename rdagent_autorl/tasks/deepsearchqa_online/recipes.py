@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from rdagent_autorl.tasks.spec import ExampleStep
 
-SMOKE_TIME_S = 2700
+SMOKE_TIME_S = 2700  # the measured smoke run (base grade, SFT, grade, GRPO, grade) took 1333 s
 PLAN = (
     {"hypothesis": "SFT on the expert trajectories (the generator's hop chains replayed as searches and opens in "
                    "the tool environment, then the answer) teaches the base model the tool-call format and to "
                    "copy descriptions into searches and doc ids into opens.",
      "method": "SFT warm-up on expert trajectories", "template": "sft_trajectories", "init_from": "base",
-     # ~60 optimizer steps of 8 episodes (~1k tokens each): ~15 min on 2 shared CPU cores
+     # 60 optimizer steps of 8 episodes (~1k tokens each): 1024 s in the measured smoke run (2 shared CPU
+     # cores); loss 7.4 -> 3.5, valid tool calls learned (invalid calls 100% -> 0%), F1 still 0.0
      "config": {"max_train_samples": 96, "learning_rate": 4e-3, "num_train_epochs": 5,
                 "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "gradient_checkpointing": False,
                 "logging_steps": 6, "collect_workers": 1, "max_length": 4096},
