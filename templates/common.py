@@ -69,6 +69,11 @@ SHARED_CONFIG = {
 }
 
 
+# The dry run of the single-turn GRPO templates (grpo_rule.py, grpo_judge.py): tiny groups, 2 steps.
+GRPO_DRY_RUN = dict(max_steps=2, max_train_samples=4, num_generations=4, per_device_train_batch_size=4,
+                    gradient_accumulation_steps=1, max_completion_length=24, logging_steps=1, use_vllm=False)
+
+
 def apply_overrides(config: dict, dry_run: dict) -> dict:
     """AUTORL_CONFIG_JSON updates the CONFIG block (unknown keys are an error, so a typo cannot be
     silently ignored); AUTORL_DRY_RUN=1 shrinks the run to a smoke test that still saves."""

@@ -24,7 +24,7 @@ from trl import GRPOConfig, GRPOTrainer
 from rdagent_autorl.tasks import get_task
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py sits next to this file
-from common import apply_overrides, grpo_args, load_tokenizer, lora_config, paths, read_rows, save_checkpoint  # noqa: E402
+from common import GRPO_DRY_RUN, apply_overrides, grpo_args, load_tokenizer, lora_config, paths, read_rows, save_checkpoint  # noqa: E402
 
 # ---- The one block to edit (the shared keys are documented in common.SHARED_CONFIG) -----------------
 CONFIG = {
@@ -43,10 +43,7 @@ CONFIG = {
 }
 # ------------------------------------------------------------------------------------------------
 
-CONFIG = apply_overrides(CONFIG, dry_run=dict(
-    max_steps=2, max_train_samples=4, num_generations=4, per_device_train_batch_size=4,
-    gradient_accumulation_steps=1, max_completion_length=24, logging_steps=1, use_vllm=False,
-))
+CONFIG = apply_overrides(CONFIG, dry_run=GRPO_DRY_RUN)
 DATA_PATH, BASE_MODEL, OUTPUT_DIR = paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR")
 task = get_task(os.environ.get("TASK", ""))
 if task.judge_reward is None:

@@ -19,7 +19,7 @@ from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # common.py and rewards.py sit next to this file
-from common import apply_overrides, grpo_args, load_tokenizer, lora_config, paths, read_rows, save_checkpoint  # noqa: E402
+from common import GRPO_DRY_RUN, apply_overrides, grpo_args, load_tokenizer, lora_config, paths, read_rows, save_checkpoint  # noqa: E402
 from rewards import rewards_for  # noqa: E402
 
 # ---- The one block to edit (the shared keys are documented in common.SHARED_CONFIG) -----------------
@@ -41,10 +41,7 @@ CONFIG = {
 # ------------------------------------------------------------------------------------------------
 
 # AUTORL_CONFIG_JSON overrides; AUTORL_DRY_RUN=1 trains just enough to prove the pipeline works.
-CONFIG = apply_overrides(CONFIG, dry_run=dict(
-    max_steps=2, max_train_samples=4, num_generations=4, per_device_train_batch_size=4,
-    gradient_accumulation_steps=1, max_completion_length=24, logging_steps=1, use_vllm=False,
-))
+CONFIG = apply_overrides(CONFIG, dry_run=GRPO_DRY_RUN)
 DATA_PATH, BASE_MODEL, OUTPUT_DIR = paths("DATA_PATH", "BASE_MODEL", "OUTPUT_DIR")
 
 rows = read_rows(DATA_PATH, CONFIG["max_train_samples"], CONFIG["seed"])
