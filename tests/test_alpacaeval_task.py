@@ -162,7 +162,11 @@ def test_the_fake_judge_answers_like_a_logprob_judge_and_prefers_on_topic_fluent
              ann.Pair("What color is a lemon?", "zz qq", "A lemon is usually yellow and sour.")]
     values = ann.judge_pairs(client, weighted, pairs)
     assert values[0] < 0.3 and values[1] == pytest.approx(0.5) and values[2] > 0.7
-    assert client.identity().startswith("FAKE") and client.fake
+    assert client.identity().startswith("FAKE") and client.fake and client.usage.calls == 3
+    # both orders: each pair judged as shown (cached) and swapped; an order-blind judge gives the same values.
+    # The second pair's outputs are identical, so its swapped request is the same request: cached too.
+    assert ann.judge_pairs(client, weighted, pairs, both_orders=True) == pytest.approx(values)
+    assert client.usage.calls == 3 + 2 and client.usage.cache_hits == 3 + 1
 
 
 def test_grading_through_the_fake_judge_records_it_and_a_regrade_costs_no_judge_call(tiny_model, tmp_path):
