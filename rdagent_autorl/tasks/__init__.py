@@ -19,9 +19,7 @@ from rdagent_autorl.types import Sample, ScoredSample, TaskError
 # yet is listed from RESERVED, never runnable.
 TASK_IDS: tuple[str, ...] = ("gsm8k-rule", "humaneval-rule", "alpacaeval-judge", "alfworld-online", "webshop-online",
                              "deepsearchqa-online")
-RESERVED: dict[str, tuple[int, str]] = {  # id -> (level, title) of an id whose package has not landed
-    "webshop-online": (3, "WebShop product search, online RL with rollouts"),
-}
+RESERVED: dict[str, tuple[int, str]] = {}  # id -> (level, title) of an id whose package has not landed
 
 
 def package_of(task_id: str) -> str:
