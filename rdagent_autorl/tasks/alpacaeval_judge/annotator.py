@@ -115,11 +115,12 @@ class Annotator:
         kwargs = dict(self.completions_kwargs)
         kwargs.pop("model_name", None)  # the judge model is AUTORL_JUDGE_MODEL's, not the config's
         max_tokens = int(kwargs.pop("max_tokens", 1))
+        # as configured: the logprob configs say 1 (the first token's distribution as the model has it)
         temperature = float(kwargs.pop("temperature", 0.0))
         top = int(kwargs.pop("top_logprobs", 5)) if kwargs.pop("logprobs", False) or self.uses_logprobs else None
         extra = {k: v for k, v in kwargs.items() if k in ("tools", "tool_choice", "response_format", "stop")}
         return [JudgeRequest(prompt=prompt_to_chatml(t) if t.strip().startswith("<|im_start|>") else t,
-                             max_tokens=max_tokens, temperature=temperature if not top else 0.0, top_logprobs=top,
+                             max_tokens=max_tokens, temperature=temperature, top_logprobs=top,
                              extra=extra) for t in texts]
 
     def parse(self, reply) -> float:
