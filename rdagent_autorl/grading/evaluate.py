@@ -5,13 +5,15 @@ with a 95% bootstrap interval, per group too, plus the task's extra metrics.
 Results are cached by content: the key combines the evaluation config (which holds the task's version,
 a digest of its protocol files and the judge's identity) with a hash of the model's files, so
 re-submitting the same weights (or re-computing a baseline) costs nothing, and a changed prompt,
-environment, scorer or judge can never return a stale grade.
+environment, scorer or judge can never return a stale grade. Each entry is signed with the installation's
+key (installation.py): one the harness did not write is ignored and graded again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from rdagent_autorl.installation import sign, verify
 from rdagent_autorl.records import write_json_atomic
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks import TaskSpec
@@ -27,6 +30,7 @@ from rdagent_autorl.tasks import TaskSpec
 # entries die. A task's own protocol is keyed by its version and protocol digest instead.
 # 2: graded values (float per sample, mean x 100), extra metrics, task version/protocol/judge in the key.
 SCORING_VERSION = 2
+logger = logging.getLogger(__name__)
 class EvalConfig(BaseModel):
     task: str
     data_source: str
@@ -112,14 +116,32 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
     )
 
 
+def _signed(result: EvalResult) -> dict:
+    """A cache entry: the result and its HMAC under the installation key. The cache folder may be
+    reachable by an agent (e.g. the judge tasks' reply cache lives beside it); an entry it forged without
+    the key fails the check and is graded again."""
+    data = result.model_dump(mode="json")
+    return {"result": data, "hmac": sign(_canonical(data))}
+
+
+def _canonical(data: dict) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
 def cached_result(config: EvalConfig, mhash: str) -> EvalResult | None:
     cache = _cache_file(config, mhash)
     if not cache.exists():
         return None
     try:
-        return EvalResult.model_validate({**json.loads(cache.read_text()), "cached": True})
-    except ValueError:  # a torn or foreign file: grade again rather than fail
+        entry = json.loads(cache.read_text())
+        if not verify(_canonical(entry["result"]), entry["hmac"]):
+            logger.warning("ignoring grade cache entry %s: its signature does not match (forged, or another "
+                           "installation's); grading again", cache.name)
+            return None
+        result = EvalResult.model_validate(entry["result"])
+    except (ValueError, KeyError, TypeError):  # a torn, foreign or unsigned file: grade again rather than fail
         return None
+    return result.model_copy(update={"cached": True})
 
 
 def _points(values: list[float]) -> float:
@@ -238,5 +260,5 @@ def evaluate(
         timing={"load_s": round(t1 - t0, 3), "generate_s": round(t2 - t1, 3), "score_s": round(t3 - t2, 3),
                 "total_s": round(t3 - t0, 3)},
     )
-    write_json_atomic(cache, result.model_dump())
+    write_json_atomic(cache, _signed(result))
     return result
