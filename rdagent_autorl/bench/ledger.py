@@ -1,20 +1,31 @@
 """The ledger: one SQLite row per finished run (in the autorl home), and the leaderboard built from it:
-task x agent/driver, mean and spread over runs, like the paper's comparison tables."""
+task x agent/driver, mean and spread over runs, like the paper's comparison tables.
+
+Every row is signed with the installation key (installation.py) when the harness writes it. The file is
+reachable by any process of the same user, so a row without a valid signature (a forged run, an edited
+score) is left out of `runs()` and the leaderboard, with a warning naming it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 import sqlite3
 import statistics
 import time
 from pathlib import Path
 
 from rdagent_autorl.bench.run_record import RunRecord
+from rdagent_autorl.installation import sign, verify
 from rdagent_autorl.settings import get_settings
 
+logger = logging.getLogger(__name__)
+
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
-           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge")
+           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "signature")
+SIGNED = COLUMNS[:-1]  # what the signature covers: every column but itself
 
 
 def ledger_path() -> Path:
@@ -49,17 +60,30 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
         "success": int(best is not None and baseline is not None and best > baseline),
         "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry, "judge": record.judge,
     }
+    row["signature"] = sign(_payload(row))
     with _connect() as db:
         db.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
                    [row[c] for c in COLUMNS])
     return row
 
 
+def _payload(row: dict) -> bytes:
+    # SQLite gives back what was stored (ints, floats, text), so the JSON of the values read equals the written one.
+    return json.dumps([row.get(c) for c in SIGNED], separators=(",", ":")).encode()
+
+
 def runs(task: str | None = None) -> list[dict]:
+    """The ledger's rows the harness wrote (signature valid), oldest first."""
     with _connect() as db:
         db.row_factory = sqlite3.Row
         query = "SELECT * FROM runs" + (" WHERE task = ?" if task else "") + " ORDER BY finished_at"
-        return [dict(r) for r in db.execute(query, (task,) if task else ())]
+        rows = [dict(r) for r in db.execute(query, (task,) if task else ())]
+    trusted = [r for r in rows if r.get("signature") and verify(_payload(r), r["signature"])]
+    if len(trusted) < len(rows):
+        forged = [str(r.get("run_id")) for r in rows if r not in trusted]
+        logger.warning("ledger %s: ignoring %d row(s) the harness did not write or that were edited since "
+                       "(bad or missing signature): %s", ledger_path(), len(forged), ", ".join(forged[:10]))
+    return trusted
 
 
 def _spread(values: list[float]) -> str:

@@ -1,0 +1,35 @@
+"""The ledger trusts only rows the harness signed: a forged run or an edited score never reaches the leaderboard."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+
+from rdagent_autorl.bench.ledger import COLUMNS, add_run, leaderboard, ledger_path, runs
+from rdagent_autorl.bench.run_record import Baseline, RunRecord
+
+
+def _record(run_id: str) -> RunRecord:
+    return RunRecord(run_id=run_id, task="ledger-test-task", agent="example", base_model="tiny", timeout_s=60,
+                     start=100.0, end=160.5, baseline=Baseline(score=10.0, ci_low=5.0, ci_high=15.0, n=20))
+
+
+def test_signed_rows_count_and_forged_or_edited_ones_do_not(caplog):
+    add_run(_record("honest-1"), {"best_score": 30.0, "best_ci": [20.0, 40.0], "improvement": 20.0, "n_submissions": 2})
+    assert [r["run_id"] for r in runs("ledger-test-task")] == ["honest-1"]
+
+    with sqlite3.connect(ledger_path()) as db:  # what an agent with write access to the home could do
+        forged = dict.fromkeys(COLUMNS) | {"run_id": "forged-1", "task": "ledger-test-task", "agent": "example",
+                                           "driver": "", "baseline": 10.0, "best": 100.0, "improvement": 90.0,
+                                           "success": 1, "finished_at": 200.0, "signature": "f" * 64}
+        db.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+                   [forged[c] for c in COLUMNS])
+    with caplog.at_level(logging.WARNING):
+        assert [r["run_id"] for r in runs("ledger-test-task")] == ["honest-1"]
+    assert "forged-1" in caplog.text
+    (row,) = leaderboard("ledger-test-task")
+    assert row["runs"] == 1 and row["best"] == "30.0"
+
+    with sqlite3.connect(ledger_path()) as db:  # an honest row whose score was edited afterwards
+        db.execute("UPDATE runs SET best = 99.0 WHERE run_id = 'honest-1'")
+    assert runs("ledger-test-task") == [] and leaderboard("ledger-test-task") == []
