@@ -9,8 +9,10 @@ evaluation to its GPU, which vLLM needs before it initialises.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,6 +25,10 @@ from rdagent_autorl.records import append_record, read_json, read_jsonl, write_j
 from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
+SNAPSHOTS = "grader-snapshots"  # beside the workspace (<run>/grader-snapshots), never inside it
+MAX_PATH_CHARS, MAX_NAME_BYTES = 4096, 255  # PATH_MAX and NAME_MAX on Linux: longer cannot name a real file
+# What a refused snapshot (checkpoints.UnsafeTree.kind) answers with.
+_REFUSAL_STATUS = {"symlink": 403, "missing": 404, "not_dir": 422, "special": 422, "too_big": 413, "too_long": 400}
 
 
 class SubmissionError(Exception):
@@ -63,8 +69,11 @@ class Submission(BaseModel):
     code_revision: str | None = None  # the recorder's snapshot of code/ taken when the submission arrived
     cached: bool = False
     model_hash: str | None = None
-    samples_path: str | None = None
-    error: str | None = None
+    # sha256 over every file of the grader's private snapshot of the folder: the bytes that were graded.
+    content_hash: str | None = None
+    # No samples_path: it names a per-item file of held-out prompts and references, and this record is what
+    # the agent gets back (/submit, /submissions). The harness finds it in the grade cache by model_hash.
+    error: str | None = None  # the submission's own evaluation error, never the shared grader log
     breakdown: dict[str, dict[str, float]] = Field(default_factory=dict)  # per group, for tasks that have one
     metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the task's extra metrics
     judge: dict[str, Any] = Field(default_factory=dict)  # judge-scored tasks: identity, FAKE or not, calls made
@@ -80,8 +89,11 @@ class Refusal(BaseModel):
 
 
 class GradingRun:
-    def __init__(self, workspace: Path, meta: RunMeta):
+    def __init__(self, workspace: Path, meta: RunMeta, snapshot_root: Path | None = None):
+        self._workspace_given = Path(os.path.abspath(workspace))  # an absolute path the agent may spell it by
         self.workspace = workspace.resolve()
+        # Private copies of submissions are made here, outside the agent's workspace (see submit()).
+        self.snapshot_root = Path(snapshot_root) if snapshot_root else self.workspace.parent / SNAPSHOTS
         self.meta = meta
         self.task: TaskSpec = get_task(meta.task)
         self.config = make_config(self.task, meta.backend, meta.data_source, meta.limit)
@@ -133,27 +145,65 @@ class GradingRun:
         return read_jsonl(self.workspace / SCORES, Submission)  # a line cut by a crash is skipped
 
     # -- validation -------------------------------------------------------------------------------
-    def resolve_submission(self, raw: str) -> Path:
-        """The submitted folder, proven to lie inside the run's output directory."""
-        from rdagent_autorl.models.resolve import is_model_dir
-
+    def _submitted_parts(self, raw: str) -> list[str]:
+        """The submitted folder as path components under output/, decided lexically: nothing on disk is
+        resolved here (a symlink is refused later, when the folder is opened without following links)."""
         if not isinstance(raw, str) or not raw.strip():
             raise SubmissionError(400, "model_path must be a non-empty string")
         if "\0" in raw:
             raise SubmissionError(400, "model_path contains a NUL byte")
-        candidate = Path(raw).expanduser()
+        if len(raw) > MAX_PATH_CHARS:
+            raise SubmissionError(400, f"model_path is {len(raw)} characters long; at most {MAX_PATH_CHARS} are allowed")
+        candidate = Path(raw)
         if not candidate.is_absolute():
             candidate = self.workspace / candidate
-        resolved = Path(os.path.realpath(candidate))  # follows every symlink, collapses '..'
-        output = Path(os.path.realpath(self.output_dir))
-        if resolved != output and output not in resolved.parents:
-            raise SubmissionError(403, f"model_path must be inside the run's output directory {output}")
-        if not resolved.exists():
-            raise SubmissionError(404, f"model_path {raw} does not exist")
-        ok, why = is_model_dir(resolved)
+        norm = Path(os.path.normpath(candidate))  # collapses '..' by name; no symlink is ever followed below
+        for base in dict.fromkeys((self.workspace, self._workspace_given)):
+            if norm.is_relative_to(base / "output"):
+                parts = list(norm.relative_to(base / "output").parts)
+                break
+        else:
+            raise SubmissionError(403, f"model_path must be inside the run's output directory {self.output_dir}")
+        if any(len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in parts):
+            raise SubmissionError(400, f"model_path has a component longer than {MAX_NAME_BYTES} bytes")
+        if not parts:
+            raise SubmissionError(422, "model_path is the output directory itself, not a model checkpoint: "
+                                       "submit a folder inside it")
+        return parts
+
+    def snapshot_submission(self, raw: str) -> tuple[Path, str]:
+        """Copy the submitted folder into a grader-owned folder and check the copy: returns the snapshot's
+        model folder and its content hash. Every later step (validation, hashing, grading) reads only the
+        snapshot, so swapping the agent's folder after this point changes nothing. Any symlink in the
+        path under output/ or in the folder is refused. The caller removes the snapshot (discard_snapshot)."""
+        from rdagent_autorl.checkpoints import UnsafeTree, open_dir_nofollow, snapshot_tree
+        from rdagent_autorl.models.resolve import is_model_dir
+
+        parts = self._submitted_parts(raw)
+        shown = "/".join(["output", *parts])[:300]
+        self.snapshot_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        model_dir = Path(tempfile.mkdtemp(prefix="sub-", dir=self.snapshot_root)) / "model"
+        try:
+            fd = open_dir_nofollow(self.workspace, ["output", *parts])
+            try:
+                content_hash = snapshot_tree(fd, model_dir)
+            finally:
+                os.close(fd)
+        except UnsafeTree as exc:
+            self.discard_snapshot(model_dir)
+            raise SubmissionError(_REFUSAL_STATUS[exc.kind], f"model_path {shown} is refused: {exc.reason}") from None
+        except BaseException:
+            self.discard_snapshot(model_dir)
+            raise
+        ok, why = is_model_dir(model_dir)
         if not ok:
-            raise SubmissionError(422, f"model_path {raw} is not a model checkpoint: {why}")
-        return resolved
+            self.discard_snapshot(model_dir)
+            raise SubmissionError(422, f"model_path {shown} is not a model checkpoint: {why}")
+        return model_dir, content_hash
+
+    @staticmethod
+    def discard_snapshot(model_dir: Path) -> None:
+        shutil.rmtree(model_dir.parent, ignore_errors=True)
 
     # -- scoring ----------------------------------------------------------------------------------
     def _pick_device(self, gpu: str | None) -> str:
@@ -176,17 +226,26 @@ class GradingRun:
             return self._baseline
 
     def submit(self, raw_path: str, gpu: str | None = None) -> Submission:
-        from rdagent_autorl.checkpoints import weights_hash
-
         received = time.time()
         try:
             if received > self.meta.start + self.meta.timeout_s:
                 raise SubmissionError(409, "the run's time budget is over; submissions are closed")
-            model_dir = self.resolve_submission(raw_path)
+            model_dir, content_hash = self.snapshot_submission(raw_path)
         except SubmissionError as exc:  # refused, but never forgotten: the report lists refusals
-            append_record(self.workspace / REFUSALS,
-                          Refusal(time=received, model_path=str(raw_path), status=exc.status, reason=exc.reason))
+            append_record(self.workspace / REFUSALS,  # a path is cut short: a 4 kB path is not worth a 4 kB line
+                          Refusal(time=received, model_path=str(raw_path)[:500], status=exc.status, reason=exc.reason))
             raise
+        # The snapshot is only needed while grading: the record keeps its hashes, the grade cache its
+        # result, so it is removed once the submission is recorded (or fails).
+        try:
+            return self._grade_snapshot(raw_path, model_dir, content_hash, received, gpu)
+        finally:
+            self.discard_snapshot(model_dir)
+
+    def _grade_snapshot(self, raw_path: str, model_dir: Path, content_hash: str, received: float,
+                        gpu: str | None) -> Submission:
+        from rdagent_autorl.checkpoints import weights_hash
+
         with self._store_lock:
             self._count += 1
             sub_id = f"sub-{self._count:04d}"
@@ -201,12 +260,13 @@ class GradingRun:
         try:
             result, error = self._evaluate(model_dir, device), None
         except RuntimeError as exc:  # the worker failed: the checkpoint does not load or generate
-            result, error = None, str(exc)
+            result, error = None, str(exc).replace(str(model_dir), "the submitted checkpoint")[:1000]
         with self._store_lock:
             previous = self.submissions()
             best = max([s.score for s in previous if s.score is not None] + ([result.score] if result else []), default=None)
             record = Submission(
-                id=sub_id, time=received, code_revision=revision, model_path=str(model_dir.relative_to(self.workspace)),
+                id=sub_id, time=received, code_revision=revision, content_hash=content_hash,
+                model_path="/".join(["output", *self._submitted_parts(raw_path)]),
                 status="scored" if result else "invalid", baseline_score=baseline.score, best_so_far=best,
                 total_submissions=len(previous) + 1, copied_base_model=weights_hash(model_dir) == self._base_weights,
                 error=error,
@@ -215,7 +275,7 @@ class GradingRun:
                 record = record.model_copy(update={
                     "score": result.score, "ci_low": result.ci_low, "ci_high": result.ci_high, "n": result.n,
                     "improvement": round(result.score - baseline.score, 2), "cached": result.cached,
-                    "model_hash": result.model_hash, "samples_path": result.samples_path,
+                    "model_hash": result.model_hash,
                     "breakdown": result.breakdown, "metrics": result.metrics, "judge": result.judge,
                 })
             append_record(self.workspace / SCORES, record)
@@ -238,11 +298,12 @@ def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path
     if device != "cpu":
         env["CUDA_VISIBLE_DEVICES"] = device
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    # This evaluation's stderr is captured on its own, then appended to the shared log: the error given
+    # back to the submitter is its own worker's, never the last lines of another evaluation.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     with log_file.open("a") as log:
-        log.write(f"[{time.strftime('%Y-%m-%dT%H:%M:%S')}] grade {model_dir} on {device}\n")
-        log.flush()
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        log.write(f"[{time.strftime('%Y-%m-%dT%H:%M:%S')}] grade {model_dir} on {device}\n{proc.stderr}")
     if proc.returncode != 0:
-        tail = log_file.read_text().splitlines()[-5:]
-        raise RuntimeError(f"grading worker exited with {proc.returncode}: {' | '.join(tail)}")
+        own = [line for line in proc.stderr.splitlines() if line.startswith("grading ")]  # worker.py's one line
+        raise RuntimeError(own[-1] if own else f"grading worker exited with {proc.returncode}")
     return EvalResult.model_validate_json(proc.stdout.strip().splitlines()[-1])

@@ -10,25 +10,38 @@ The OpenAPI schema is at /openapi.json.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from rdagent_autorl.grading.run import GradingRun, Submission, SubmissionError
+from rdagent_autorl.grading.run import MAX_PATH_CHARS, GradingRun, Submission, SubmissionError
+
+
+_BAD_PATH_ERRNOS = {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT, errno.ENOTDIR, errno.EINVAL}
 
 
 class SubmitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_path: str
-    gpu: str | int | None = None
+    model_path: str = Field(max_length=MAX_PATH_CHARS)  # a 1 MB path is refused before anything reads it
+    gpu: Annotated[str, Field(max_length=64)] | int | None = None
 
 
 def create_app(run: GradingRun) -> FastAPI:
     app = FastAPI(title="rdagent-autorl grader", description=f"Grading service for task {run.task.id}")
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes each bad input back ("input"): a 1 MB path would come back whole.
+        errors = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     # Plain `def` endpoints: FastAPI runs them in its thread pool, so a long evaluation on one device
     # does not block /health, /time or a submission to another device.
@@ -38,6 +51,10 @@ def create_app(run: GradingRun) -> FastAPI:
             return run.submit(request.model_path, None if request.gpu is None else str(request.gpu))
         except SubmissionError as exc:
             raise HTTPException(status_code=exc.status, detail=exc.reason) from exc
+        except OSError as exc:  # a backstop: a path the OS will not take is the request's fault, not a 500
+            if exc.errno not in _BAD_PATH_ERRNOS:
+                raise
+            raise HTTPException(status_code=400, detail=f"model_path cannot be used: {exc.strerror}") from exc
 
     @app.get("/health")
     def health() -> dict:
