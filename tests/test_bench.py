@@ -106,6 +106,7 @@ def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_
 SLEEPER = r'''
 sleep 3001 &
 setsid sleep 3002 &
+setsid env -i sleep 3004 < /dev/null > /dev/null 2>&1 &
 echo started
 sleep 3003
 '''
@@ -123,7 +124,7 @@ def test_deadline_kills_the_agent_and_leaves_no_orphans(_isolated_env, tiny_mode
     assert time.time() - started < 120
     assert stray_processes(Path(result.record.workspace)) == []
     sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and p.info["cmdline"][:1] == ["sleep"]
-                and p.info["cmdline"][1:] in (["3001"], ["3002"], ["3003"])]
+                and p.info["cmdline"][1:] in (["3001"], ["3002"], ["3003"], ["3004"])]
     assert sleepers == []
     assert result.metrics["failure_types"].get("deadline_kill") == 1
 

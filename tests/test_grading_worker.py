@@ -1,4 +1,5 @@
-"""A grading worker dies with the service that started it, even when the service is SIGKILLed."""
+"""A grading worker dies with the service that started it, even when the service is SIGKILLed
+(process_control.die_with_parent, which grading/worker.main calls first)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 PARENT = """
 import subprocess, sys
 child = subprocess.Popen([sys.executable, "-c",
-    "from rdagent_autorl.grading.worker import die_with_parent; die_with_parent(); "
+    "from rdagent_autorl.process_control import die_with_parent; die_with_parent(); "
     "print('armed', flush=True); import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
 assert child.stdout.readline().strip() == "armed"
 print(child.pid, flush=True)

@@ -13,28 +13,10 @@ leave an evaluation holding a GPU that a restarted service believes free.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def die_with_parent() -> None:
-    """Ask the kernel for SIGKILL when the parent goes (Linux's parent-death signal; nothing to register
-    elsewhere, and no library wraps prctl), then exit at once if the parent is already gone: the signal only
-    covers a death after the call. Elsewhere a no-op: the service's own shutdown still ends its workers."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        print(f"grading worker: prctl(PR_SET_PDEATHSIG) failed (errno {ctypes.get_errno()})", file=sys.stderr)
-    if os.getppid() != parent or parent == 1:  # orphaned between fork and the call
-        os._exit(1)
+from rdagent_autorl.process_control import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:

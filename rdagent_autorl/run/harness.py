@@ -238,15 +238,17 @@ class SubprocessAgent:
         self.script, self.env, self.poll_s = Path(script), dict(env), poll_s
 
     def __call__(self, live: LiveRun) -> AgentExit:
-        from rdagent_autorl.run.agent_process import stop_agent
+        from rdagent_autorl.run.agent_process import reaper_command, stop_agent
         from rdagent_autorl.run.workspace import agent_env
         from rdagent_autorl.settings import get_settings
 
         env = {**self.env, **agent_env(live.workspace, live.task, live.grader_url),
                "AUTORL_PYTHON": sys.executable, "AUTORL_TEMPLATES": str(get_settings().templates_dir)}
         with (live.run_dir / AGENT_LOG).open("w") as log:
-            proc = subprocess.Popen(["bash", str(self.script)], cwd=live.workspace, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            # Under the reaper: everything the agent starts is ended with it, setsid or not (agent_process.py).
+            proc = subprocess.Popen(reaper_command(["bash", str(self.script)]), cwd=live.workspace, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             live.recorder.start_polling(self.poll_s)
             try:
                 return AgentExit(proc.wait(timeout=max(0.0, live.deadline - time.time())))
