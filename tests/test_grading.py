@@ -11,6 +11,7 @@ import pytest
 
 from rdagent_autorl.grading.evaluate import bootstrap_ci, evaluate, make_config
 from rdagent_autorl.grading.run import SCORES, GradingRun, SubmissionError
+from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks import get_task
 
 
@@ -21,7 +22,9 @@ def test_bootstrap_ci_brackets_the_mean():
     assert bootstrap_ci([]) == (0.0, 0.0)
 
 
-def test_evaluate_writes_samples_and_caches_by_content(tiny_model, math_task_dir, tmp_path):
+def test_evaluate_writes_samples_and_caches_by_content(tiny_model, math_task_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTORL_CACHE_DIR", str(tmp_path / "cache"))  # its own cache: other files grade this task too
+    get_settings.cache_clear()
     task = get_task(str(math_task_dir))
     config = make_config(task, "hf")
     first = evaluate(task, tiny_model, config, out_dir=tmp_path)
@@ -119,8 +122,48 @@ def test_submit_records_scores_durably(run, tiny_model):
     assert reopened.meta.start == run.meta.start and reopened.meta.last_submission is not None
 
 
+def test_what_the_agent_does_to_its_copies_of_the_records_changes_no_record(run, tiny_model, tmp_path):
+    """scores.jsonl and refusals.jsonl in the workspace are copies for the agent: a forged line appended,
+    a deleted file or a copy turned into a link to a harness file changes nothing the grader or report reads."""
+    from rdagent_autorl.bench.run_data import load_run
+    from rdagent_autorl.grading.run import REFUSALS
+
+    _checkpoint(run, tiny_model, "v1", perturb=True)
+    first = run.submit("output/v1")
+    with pytest.raises(SubmissionError):
+        run.submit("output/missing")
+    assert (run.workspace / SCORES).exists() and (run.workspace / REFUSALS).exists()  # the agent's copies
+
+    forged = first.model_copy(update={"id": "sub-0099", "score": 100.0, "best_so_far": 100.0, "improvement": 99.0})
+    with (run.workspace / SCORES).open("a") as f:
+        f.write(forged.model_dump_json() + "\n")
+    (run.workspace / REFUSALS).unlink()
+    victim = tmp_path / "harness-file"  # e.g. the ledger: the grader must not write through the agent's link
+    victim.write_text("untouched\n")
+    (run.workspace / SCORES).unlink()
+    (run.workspace / SCORES).symlink_to(victim)
+
+    _checkpoint(run, tiny_model, "v2")
+    second = run.submit("output/v2")
+    assert [s.id for s in run.submissions()] == ["sub-0001", "sub-0002"]
+    assert second.best_so_far == max(first.score, second.score) < 100.0
+    assert victim.read_text() == "untouched\n"
+    assert [s.id for s in GradingRun.open(run.workspace).submissions()] == ["sub-0001", "sub-0002"]
+
+    # The report reads the grader's records too (a harness run folder: <run>/workspace + <run>/workspace.records).
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "workspace").symlink_to(run.workspace)
+    (run_dir / "workspace.records").symlink_to(run.records_dir)
+    (run_dir / "record.json").write_text(json.dumps({"run_id": "r", "task": "t", "agent": "a", "base_model": "b",
+                                                     "timeout_s": 60, "start": run.meta.start}))
+    data = load_run(run_dir)
+    assert [s.id for s in data.submissions] == ["sub-0001", "sub-0002"] and len(data.refusals) == 1
+
+
 def test_a_line_torn_by_a_crash_is_skipped(run):
-    (run.workspace / SCORES).write_text('{"id": "sub-0001", "time": 1, "model_path": "output/a", "status": "invalid", '
+    (run.records_dir / SCORES).parent.mkdir(parents=True, exist_ok=True)
+    (run.records_dir / SCORES).write_text('{"id": "sub-0001", "time": 1, "model_path": "output/a", "status": "invalid", '
                                         '"total_submissions": 1}\n{"id": "sub-00')
     assert [s.id for s in run.submissions()] == ["sub-0001"]
 
@@ -162,7 +205,7 @@ def test_a_checkpoint_that_does_not_load_is_an_invalid_submission(run, tiny_mode
     assert err.value.status == 422 and "sub-0001" in err.value.reason
     (record,) = run.submissions()
     assert record.status == "invalid" and record.score is None and record.error
-    assert "grade" in (run.workspace / "grader.log").read_text()
+    assert "grade" in (run.records_dir / "grader.log").read_text()
 
 
 def test_baseline_is_computed_once_per_content(run, tiny_model, monkeypatch, tmp_path):

@@ -82,7 +82,8 @@ def make_run(root: Path) -> Path:
             _sub(3, 20, 0.45),
             _sub(4, 30, 0.41)]
     (run / "workspace").mkdir()
-    (run / "workspace" / "scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in subs))
+    (run / "workspace.records").mkdir()  # the grader's own records, beside the workspace
+    (run / "workspace.records" / "scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in subs))
     _write_code(run)
     failures = [{"time": START + 400, "kind": "crash", "detail": "CUDA error"},
                 {"time": START + 700, "kind": "nan_loss", "detail": "loss is nan at step 12"},
@@ -162,8 +163,9 @@ def test_a_truncated_last_score_line_is_skipped(tmp_path):
     run = tmp_path / "torn"
     _write_record(run)
     (run / "workspace").mkdir()
+    (run / "workspace.records").mkdir()
     lines = [json.dumps(_sub(1, 5, 0.20)), json.dumps(_sub(2, 9, 0.35))]
-    (run / "workspace" / "scores.jsonl").write_text("\n".join(lines) + '\n{"id": "sub-0003", "time": 17000')
+    (run / "workspace.records" / "scores.jsonl").write_text("\n".join(lines) + '\n{"id": "sub-0003", "time": 17000')
     metrics = compute_metrics(run)
     assert metrics["n_submissions"] == 2 and metrics["best_score"] == 0.35 and metrics["monotonic_ratio"] == 1.0
     assert metrics["training_routes"] == [] and metrics["time_to_first_improvement_s"] == 540.0

@@ -110,7 +110,7 @@ def test_the_answer_names_no_held_out_file_and_quotes_no_shared_log(run, client,
     broken = run.output_dir / "broken"
     shutil.copytree(tiny_model, broken)
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
-    with (run.workspace / "grader.log").open("a") as log:  # another evaluation's lines in the shared log
+    with (run.records_dir / "grader.log").open("a") as log:  # another evaluation's lines in the shared log
         log.write("OTHER-EVALUATION prompt: What is 7 plus 8? reference: 15\n")
     r = client.post("/submit", json={"model_path": "output/broken"})
     assert r.status_code == 422

@@ -1,6 +1,6 @@
 """Post-hoc analysis of a recorded benchmark run: metrics, figures and a per-submission narrative.
 
-Everything is derived from what the harness left in the run folder (record.json, workspace/scores.jsonl,
+Everything is derived from what the harness left in the run folder (record.json, workspace.records/scores.jsonl,
 snapshots/, failures.jsonl), read through their models (bench/run_data.py), so a report can be
 regenerated at any time, also for a run that crashed.
     RUN/reports/metrics.json, report.md, report.html, figures/*.png

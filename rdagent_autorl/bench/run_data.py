@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rdagent_autorl.bench.recorder import Revision, read_revisions
 from rdagent_autorl.bench.run_record import FAILURES, Failure, RunRecord, read_record
-from rdagent_autorl.grading.run import REFUSALS, SCORES, Refusal, Submission
+from rdagent_autorl.grading.run import REFUSALS, SCORES, Refusal, Submission, records_dir_for
 from rdagent_autorl.records import read_jsonl
 
 
@@ -36,7 +36,10 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     rec = read_record(run_dir)
     ws = run_dir / "workspace"
-    subs = read_jsonl(ws / SCORES, Submission)
+    graded = records_dir_for(ws)  # the grader's own records, never the agent's copies in the workspace
+    if not graded.exists() and (ws / SCORES).exists():
+        graded = ws  # a run recorded before the grader kept its own records: its workspace files are all there is
+    subs = read_jsonl(graded / SCORES, Submission)
     start = float(rec.start or 0.0)
     deadline = float(rec.deadline) if rec.deadline is not None else start + float(rec.timeout_s or 0)
     # A record without a baseline (measured after the record was written) still has it on every scored line.
@@ -46,4 +49,4 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(run_dir, rec, subs, read_revisions(run_dir / "snapshots"),
                    # Agents report training failures in their workspace; older runs kept them beside it.
                    read_jsonl(ws / FAILURES, Failure) + read_jsonl(run_dir / FAILURES, Failure),
-                   read_jsonl(ws / REFUSALS, Refusal), start, deadline, None if baseline is None else float(baseline))
+                   read_jsonl(graded / REFUSALS, Refusal), start, deadline, None if baseline is None else float(baseline))

@@ -3,8 +3,8 @@ report, the ledger and the dashboard read them: through these models only, with
 rdagent_autorl.records (write_json_atomic, read_json; read_jsonl skips a torn last line).
 
     <run>/record.json                 RunRecord   what the run was and how it ended
-    <run>/workspace/scores.jsonl      Submission  (rdagent_autorl.grading.run, written by the grader)
-    <run>/workspace/refusals.jsonl    Refusal     (rdagent_autorl.grading.run) submissions the grader refused
+    <run>/workspace.records/scores.jsonl   Submission  (rdagent_autorl.grading.run, written by the grader)
+    <run>/workspace.records/refusals.jsonl Refusal     (rdagent_autorl.grading.run) submissions the grader refused
     <run>/workspace/failures.jsonl    Failure     training failures an agent reports (README of agents/)
     <run>/snapshots/revisions.jsonl   Revision    (rdagent_autorl.bench.recorder)
 """

@@ -26,6 +26,15 @@ from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
 SNAPSHOTS = "grader-snapshots"  # beside the workspace (<run>/grader-snapshots), never inside it
+
+
+def records_dir_for(workspace: Path) -> Path:
+    """Where the grader keeps what it trusts (scores.jsonl, refusals.jsonl, grader.log): beside the agent's
+    workspace, never inside it (<run>/workspace.records for a harness run). The workspace gets a copy of the
+    scores and refusals for the agent's convenience; nothing the grader, the report or the ledger trusts is
+    read from there, so a line an agent appends or a file it deletes changes no record."""
+    workspace = Path(os.path.abspath(workspace))
+    return workspace.parent / f"{workspace.name}.records"
 MAX_PATH_CHARS, MAX_NAME_BYTES = 4096, 255  # PATH_MAX and NAME_MAX on Linux: longer cannot name a real file
 # What a refused snapshot (checkpoints.UnsafeTree.kind) answers with.
 _REFUSAL_STATUS = {"symlink": 403, "missing": 404, "not_dir": 422, "special": 422, "too_big": 413, "too_long": 400}
@@ -94,6 +103,7 @@ class GradingRun:
         self.workspace = workspace.resolve()
         # Private copies of submissions are made here, outside the agent's workspace (see submit()).
         self.snapshot_root = Path(snapshot_root) if snapshot_root else self.workspace.parent / SNAPSHOTS
+        self.records_dir = records_dir_for(self.workspace)
         self.meta = meta
         self.task: TaskSpec = get_task(meta.task)
         self.config = make_config(self.task, meta.backend, meta.data_source, meta.limit)
@@ -142,7 +152,17 @@ class GradingRun:
                 "remaining_s": max(0.0, self.meta.start + self.meta.timeout_s - now)}
 
     def submissions(self) -> list[Submission]:
-        return read_jsonl(self.workspace / SCORES, Submission)  # a line cut by a crash is skipped
+        return read_jsonl(self.records_dir / SCORES, Submission)  # a line cut by a crash is skipped
+
+    def _record(self, name: str, record) -> None:
+        """Append to the grader's own file, then to the agent's copy (a courtesy: never read back)."""
+        append_record(self.records_dir / name, record)
+        try:  # never through a link: an agent could point its copy at a file only the harness may write
+            fd = os.open(self.workspace / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "ab") as f:
+                f.write(record.model_dump_json().encode() + b"\n")
+        except OSError:  # a link, a folder, an unwritable file: the agent's copy is its own loss only
+            pass
 
     # -- validation -------------------------------------------------------------------------------
     def _submitted_parts(self, raw: str) -> list[str]:
@@ -217,7 +237,7 @@ class GradingRun:
         if hit := cached_result(self.config, model_key(self.config, model_dir)):
             return hit
         with self._device_locks[device]:
-            return run_grade_worker(self.meta, model_dir, device, self.workspace / GRADER_LOG)
+            return run_grade_worker(self.meta, model_dir, device, self.records_dir / GRADER_LOG)
 
     def baseline(self) -> EvalResult:
         with self._baseline_lock:
@@ -232,8 +252,8 @@ class GradingRun:
                 raise SubmissionError(409, "the run's time budget is over; submissions are closed")
             model_dir, content_hash = self.snapshot_submission(raw_path)
         except SubmissionError as exc:  # refused, but never forgotten: the report lists refusals
-            append_record(self.workspace / REFUSALS,  # a path is cut short: a 4 kB path is not worth a 4 kB line
-                          Refusal(time=received, model_path=str(raw_path)[:500], status=exc.status, reason=exc.reason))
+            self._record(REFUSALS,  # a path is cut short: a 4 kB path is not worth a 4 kB line
+                         Refusal(time=received, model_path=str(raw_path)[:500], status=exc.status, reason=exc.reason))
             raise
         # The snapshot is only needed while grading: the record keeps its hashes, the grade cache its
         # result, so it is removed once the submission is recorded (or fails).
@@ -278,7 +298,7 @@ class GradingRun:
                     "model_hash": result.model_hash,
                     "breakdown": result.breakdown, "metrics": result.metrics, "judge": result.judge,
                 })
-            append_record(self.workspace / SCORES, record)
+            self._record(SCORES, record)
             self.meta.last_submission = received
             self.save_meta()
         if error:

@@ -11,10 +11,12 @@ the ledger row (`finish`).
 
     <home>/runs/<task>-<time>/            (the loop)    <home>/bench/<task>-<agent>-<time>/   (bench)
       record.json      the RunRecord: task, agent, entry, driver, base model, baseline, start/deadline/end, exit
-      workspace/       the agent's isolated workspace + scores.jsonl, refusals.jsonl, failures.jsonl
+      workspace/       the agent's isolated workspace + failures.jsonl, copies of scores.jsonl and refusals.jsonl
+      workspace.records/  the grader's own scores.jsonl, refusals.jsonl and grader.log (what reports trust)
+      grader-snapshots/   the grader's private copies of submissions, while they are graded
       snapshots/       every code revision (bench/recorder.py)
       reports/         written at the end (bench/report.py)
-      agent.log        (bench) the agent's stdout and stderr;  workspace/grader.log: the grader's
+      agent.log        (bench) the agent's stdout and stderr
       run.json, trace/, logs/, scoreboard.json   (the loop's own files, rdloop/session.py)
 All times are time.time() of this machine (one clock for the agent, the grader and the recorder).
 """
