@@ -99,6 +99,7 @@ def test_grader_scores_a_perfect_policy_100_with_a_breakdown_per_type(smoke_game
     assert all(v["score"] == 100.0 and v["n"] == 2 for v in per_type.values())
 
 
+@pytest.mark.slow  # ~90 s: 24 standard games generated and played for 50 steps each
 def test_grader_scores_a_random_policy_near_zero(standard_games):
     samples = samples_of(standard_games)
     scored = TASK.score(samples, TASK.solve(samples, RandomBackend(0)))
@@ -188,6 +189,7 @@ def test_the_graders_rollout_reuses_each_games_earlier_turns(tiny_model):
     assert backend.prefix_cache_stored_tokens == 0 and backend.prefix_cache_tokens == 0
 
 
+@pytest.mark.slow  # ~160 s on 2 loaded cores; test_rdloop's alfworld loop covers SFT -> online GRPO by default
 @pytest.mark.timeout(2400)  # a hang guard only: a busy machine may take several times longer
 def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
     """The harness's `example` agent on alfworld-online: SFT on the expert trajectories, then GRPO with
