@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 TERM_GRACE_S = 5.0
-REAPER = [sys.executable, "-m", "rdagent_autorl.run.agent_process", "--"]
+# -I (isolated): the reaper starts in the agent's workspace with the agent's environment, and must not
+# import a psutil.py or rdagent_autorl/ the agent puts there, nor honour its PYTHONPATH.
+REAPER = [sys.executable, "-I", "-m", "rdagent_autorl.run.agent_process", "--"]
 
 
 def reaper_command(cmd: list[str]) -> list[str]:
@@ -61,6 +63,8 @@ def _end_descendants(grace_s: float) -> None:
 def reap(cmd: list[str], grace_s: float = TERM_GRACE_S) -> int:
     """Run `cmd` as this process's child and, once it ends (or SIGTERM/SIGINT arrives), end every process
     it left behind. Returns the command's exit code (128 + signal when the reaper was told to stop)."""
+    import psutil  # noqa: F401  # now, before the agent writes anything: _end_descendants needs it at the end
+
     from rdagent_autorl.process_control import become_subreaper, die_with_parent
 
     become_subreaper()
