@@ -66,6 +66,9 @@ class AutoRLSettings(BaseSettings):
     code_timeout_s: float = Field(default=10.0, gt=0, description="Wall-time limit per HumanEval problem.")
     code_memory_mb: int = Field(default=1024, ge=64, description="Address-space limit per HumanEval problem.")
     code_workers: int = Field(default=4, ge=1, description="Parallel sandboxed executions.")
+    code_sandbox: Literal["auto", "bwrap", "guards"] = Field(
+        default="auto", description="What isolates model-written code: bubblewrap, or Python-level guards only "
+        "(weaker); auto = bwrap where it works, else guards with a warning (scoring/code_sandbox.py).")
     bootstrap_samples: int = Field(default=1000, ge=100, description="Resamples for the 95% score interval.")
 
     @property

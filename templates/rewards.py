@@ -47,15 +47,16 @@ def exact_match_reward(prompts, completions, answer, **kwargs) -> list[float]:
 def humaneval_pass_reward(prompts, completions, test, entry_point, **kwargs) -> list[float]:
     """1.0 when the completed function passes the problem's unit tests, run in the grader's sandbox
     (same time and memory limits, from AUTORL_CODE_* settings), else 0.0."""
-    from rdagent_autorl.scoring.code_exec import extract_code, humaneval_program, run_many
+    from rdagent_autorl.scoring.code_exec import CodeCheck, extract_code, run_many
     from rdagent_autorl.settings import get_settings
 
-    programs = []
+    checks = []
     for p, c, t, e in zip(prompts, completions, test, entry_point):
         stub = _text(p)  # completion-style HumanEval: the prompt is the function stub itself
-        programs.append(humaneval_program(stub, extract_code(_text(c), stub, e), t, e))
+        checks.append(CodeCheck(stub, extract_code(_text(c), stub, e), t, e))
     s = get_settings()
-    results = run_many(programs, timeout_s=s.code_timeout_s, memory_mb=s.code_memory_mb, workers=s.code_workers)
+    results = run_many(checks, timeout_s=s.code_timeout_s, memory_mb=s.code_memory_mb, workers=s.code_workers,
+                       sandbox=s.code_sandbox)
     return [1.0 if r.passed else 0.0 for r in results]
 
 

@@ -15,7 +15,7 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 # task id -> (version, TaskSpec.protocol_digest())
 PINS = {
     "gsm8k-rule": (1, "21f4ea15e4d826aa"),
-    "humaneval-rule": (1, "ab3404145e4a4ac7"),
+    "humaneval-rule": (2, "6c42cd16c813fa4a"),
     "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
     "alfworld-online": (4, "4178a9a32794bb1b"),
     "webshop-online": (1, "4831e6f298883a16"),

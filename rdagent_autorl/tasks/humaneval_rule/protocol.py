@@ -14,13 +14,13 @@ STOP = ("\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint(", "\n```")
 
 
 def score_code(samples, completions) -> list[ScoredSample]:
-    from rdagent_autorl.scoring.code_exec import extract_code, humaneval_program, run_many
+    from rdagent_autorl.scoring.code_exec import CodeCheck, extract_code, run_many
 
     s = get_settings()
     codes = [extract_code(c, x.prompt, x.meta["entry_point"]) for x, c in zip(samples, completions)]
-    programs = [humaneval_program(x.prompt, code, x.meta["test"], x.meta["entry_point"])
-                for x, code in zip(samples, codes)]
-    results = run_many(programs, timeout_s=s.code_timeout_s, memory_mb=s.code_memory_mb, workers=s.code_workers)
+    checks = [CodeCheck(x.prompt, code, x.meta["test"], x.meta["entry_point"]) for x, code in zip(samples, codes)]
+    results = run_many(checks, timeout_s=s.code_timeout_s, memory_mb=s.code_memory_mb, workers=s.code_workers,
+                       sandbox=s.code_sandbox)
     return [ScoredSample.graded(r.passed, id=x.id, prompt=x.prompt, completion=c, extracted=code,
-                                detail=f"{r.status}: {r.detail[-300:]}")
+                                detail=f"{r.status} (sandbox {r.sandbox}): {r.detail[-300:]}")
             for x, c, code, r in zip(samples, completions, codes, results)]
