@@ -69,7 +69,7 @@ def bwrap_prefix(tag: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _bwrap_works() -> str:
+def bwrap_unavailable_reason() -> str:
     """'' when bubblewrap starts the interpreter here, else why not."""
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
@@ -88,7 +88,7 @@ def resolve(kind: str) -> str:
         log.warning("code sandbox: Python-level guards only (AUTORL_CODE_SANDBOX=guards); "
                     "model-written code is not isolated from this machine's files by the OS")
         return "guards"
-    why = _bwrap_works()
+    why = bwrap_unavailable_reason()
     if not why:
         return "bwrap"
     if kind == "bwrap":

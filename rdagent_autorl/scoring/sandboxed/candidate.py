@@ -11,7 +11,6 @@ import builtins
 import json
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
 
@@ -44,6 +43,7 @@ def main() -> None:
         exec(compile(job["program"], "program.py", "exec"), scope)
         function = scope[job["entry_point"]]
     except BaseException as e:
+        import traceback  # here, not at start: most checks never need it
         traceback.print_exc(limit=-3)
         reply({"load_error": f"{type(e).__name__}: {str(e)[:300]}"})
         os._exit(0)
@@ -53,6 +53,7 @@ def main() -> None:
         try:
             value = function(*plain_values.loads(call["args"]), **plain_values.loads(call["kwargs"]))
         except BaseException as e:  # SystemExit included: leaving early is an answer of its own
+            import traceback  # here, not at start: most checks never need it
             traceback.print_exc(limit=-3)
             reply({"raised": type(e).__name__, "message": str(e)[:300]})
             continue

@@ -12,7 +12,6 @@ so a program that reaches `ctypes` steps around it (say so wherever that kind is
 import ctypes
 import errno
 import os
-import platform
 import resource
 import struct
 
@@ -59,8 +58,9 @@ def _filter(arch: int, denied: list[int], x32: bool) -> bytes:
 
 def deny_syscalls() -> bool:
     """Install the seccomp filter; False where the kernel or architecture does not support it."""
-    arch = platform.machine()
-    if arch not in _DENIED or not hasattr(os, "uname") or os.uname().sysname != "Linux":
+    uname = os.uname()  # not platform.machine(): importing platform costs each check a few ms
+    arch = uname.machine
+    if arch not in _DENIED or uname.sysname != "Linux":
         return False
     audit_arch, numbers = _DENIED[arch]
     code = _filter(audit_arch, sorted(set(numbers.values())), x32=arch == "x86_64")

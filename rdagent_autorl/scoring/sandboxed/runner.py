@@ -12,7 +12,6 @@ import ctypes
 import json
 import os
 import sys
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -79,11 +78,13 @@ def main() -> None:
     try:
         scope["check"](candidate)
     except AssertionError:
+        import traceback  # here, not at start: most checks never need it
         sys.stderr.write(traceback.format_exc(limit=-2)[-1500:])
         verdict("failed", "AssertionError in the tests")
     except CandidateFailed as e:
         verdict("error", str(e))
     except BaseException as e:  # the tests choked on an answer (wrong type, too large...)
+        import traceback  # here, not at start: most checks never need it
         sys.stderr.write(traceback.format_exc(limit=-2)[-1500:])
         verdict("error", f"{type(e).__name__} in the tests: {str(e)[:200]}")
     verdict("passed")
