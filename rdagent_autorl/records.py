@@ -8,8 +8,10 @@ written aside and renamed, and a reader skips a torn last line instead of failin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,29 +20,40 @@ from pydantic import BaseModel, ValidationError
 M = TypeVar("M", bound=BaseModel)
 
 
-def append_durably(path: Path, line: str) -> None:
+def append_durably(path: Path, line: str, follow_links: bool = True) -> None:
     """Append one line and fsync it, so a kill at any moment loses no recorded line. After a torn last
     line (a writer killed mid-line) the new line starts on a line of its own: glued to the fragment, it
-    would be unreadable too."""
+    would be unreadable too. follow_links=False for a file in a folder someone else controls (an
+    agent's workspace): a symlink planted there is refused (OSError) instead of written through."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as f:
-        torn = f.tell() > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n"
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | (0 if follow_links else os.O_NOFOLLOW)
+    with os.fdopen(os.open(path, flags, 0o644), "a+b") as f:
+        torn = f.seek(0, os.SEEK_END) > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n"
         f.write((b"\n" if torn else b"") + line.rstrip("\n").encode() + b"\n")
         f.flush()
         os.fsync(f.fileno())
 
 
-def append_record(path: Path, record: BaseModel) -> None:
-    append_durably(path, record.model_dump_json())
+def append_record(path: Path, record: BaseModel, follow_links: bool = True) -> None:
+    append_durably(path, record.model_dump_json(), follow_links)
 
 
 def write_json_atomic(path: Path, data: dict | BaseModel) -> None:
-    """Replace `path` with `data` as JSON; readers see the old file or the new one, never half of one."""
+    """Replace `path` with `data` as JSON; readers see the old file or the new one, never half of one.
+    The file written aside is a fresh one (mkstemp: O_EXCL, so never a link planted under a guessable
+    name), and the rename replaces a link at `path` itself rather than writing through it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def read_jsonl(path: Path, model: type[M]) -> list[M]:

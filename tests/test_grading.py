@@ -161,6 +161,35 @@ def test_what_the_agent_does_to_its_copies_of_the_records_changes_no_record(run,
     assert [s.id for s in data.submissions] == ["sub-0001", "sub-0002"] and len(data.refusals) == 1
 
 
+def test_the_workspace_copy_of_the_run_metadata_is_never_read_back(run, tmp_path):
+    """run_meta.json in the workspace is the agent's copy: an agent that gives itself more time, moves its
+    start or swaps the base model there changes nothing; a link planted there is replaced, never written
+    through; a workspace the grader has no record of is a clear error, not a run made from the agent's file."""
+    from rdagent_autorl.grading.run import RUN_META
+
+    copy = run.workspace / RUN_META
+    forged = json.loads(copy.read_text()) | {"timeout_s": 10**9, "start": run.meta.start + 10**6, "base_model": "/x"}
+    copy.write_text(json.dumps(forged))
+    reopened = GradingRun.open(run.workspace)
+    assert (reopened.meta.timeout_s, reopened.meta.start, reopened.meta.base_model) == \
+        (run.meta.timeout_s, run.meta.start, run.meta.base_model)
+    assert json.loads(copy.read_text())["timeout_s"] == run.meta.timeout_s  # the copy is rewritten from the record
+
+    victim = tmp_path / "harness-file"
+    victim.write_text("untouched\n")
+    copy.unlink()
+    copy.symlink_to(victim)
+    reopened.save_meta()
+    assert victim.read_text() == "untouched\n" and not copy.is_symlink()
+    assert not [p for p in run.workspace.iterdir() if p.name.endswith(".tmp")]  # nothing left aside
+
+    stray = tmp_path / "stray-ws"
+    stray.mkdir()
+    (stray / RUN_META).write_text(copy.read_text())
+    with pytest.raises(FileNotFoundError, match="no grader record"):
+        GradingRun.open(stray)
+
+
 def test_a_line_torn_by_a_crash_is_skipped(run):
     (run.records_dir / SCORES).parent.mkdir(parents=True, exist_ok=True)
     (run.records_dir / SCORES).write_text('{"id": "sub-0001", "time": 1, "model_path": "output/a", "status": "invalid", '

@@ -71,7 +71,8 @@ def test_two_loops_train_submit_and_learn(finished_run):
     assert board["loops"][1]["init_from"] == "best"  # the plan's second step starts from loop 0's checkpoint
     base = board["baseline"]["score"]
     assert board["loops"][0]["decision"] == (board["loops"][0]["score"] > base)
-    submissions = [json.loads(line) for line in (ctx.workspace / "scores.jsonl").read_text().splitlines()]
+    assert board["scores"] == str(ctx.workspace.parent / "workspace.records" / "scores.jsonl")  # the grader's own
+    submissions = [json.loads(line) for line in Path(board["scores"]).read_text().splitlines()]
     assert [s["model_path"] for s in submissions] == ["output/loop_00", "output/loop_01"]
     assert json.loads((ctx.run_dir / "scoreboard.json").read_text())["loops"] == board["loops"]
     # The code of each loop stays in the workspace's code/ folder, rendered with the loop's config.

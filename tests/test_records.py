@@ -3,6 +3,7 @@ swallows the next record."""
 
 from __future__ import annotations
 
+import pytest
 from pydantic import BaseModel
 
 from rdagent_autorl.records import append_record, read_jsonl, write_json_atomic, read_json
@@ -27,3 +28,15 @@ def test_json_files_are_replaced_whole(tmp_path):
     write_json_atomic(path, Row(n=1))
     write_json_atomic(path, {"n": 2})
     assert read_json(path, Row).n == 2 and [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_links_planted_in_a_folder_someone_else_controls_are_not_written_through(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    log = tmp_path / "copy.jsonl"
+    log.symlink_to(victim)
+    with pytest.raises(OSError):
+        append_record(log, Row(n=1), follow_links=False)
+    # write_json_atomic replaces a link at the path, and writes aside to a fresh file, never a planted name
+    write_json_atomic(log, Row(n=2))
+    assert victim.read_text() == "untouched\n" and not log.is_symlink() and read_json(log, Row).n == 2

@@ -29,9 +29,9 @@ SNAPSHOTS = "grader-snapshots"  # beside the workspace (<run>/grader-snapshots),
 
 
 def records_dir_for(workspace: Path) -> Path:
-    """Where the grader keeps what it trusts (scores.jsonl, refusals.jsonl, grader.log): beside the agent's
-    workspace, never inside it (<run>/workspace.records for a harness run). The workspace gets a copy of the
-    scores and refusals for the agent's convenience; nothing the grader, the report or the ledger trusts is
+    """Where the grader keeps what it trusts (run_meta.json, scores.jsonl, refusals.jsonl, grader.log): beside
+    the agent's workspace, never inside it (<run>/workspace.records for a harness run). The workspace gets a
+    copy of the metadata, scores and refusals for the agent's convenience; nothing the grader, the report or the ledger trusts is
     read from there, so a line an agent appends or a file it deletes changes no record."""
     workspace = Path(os.path.abspath(workspace))
     return workspace.parent / f"{workspace.name}.records"
@@ -122,17 +122,23 @@ class GradingRun:
     # -- creation ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, workspace: Path, **meta_fields) -> "GradingRun":
-        """Open a run workspace, creating it (with `meta_fields`) when it has no run_meta.json yet.
-        Reopening keeps the original start time and every recorded submission."""
-        meta_file = workspace / RUN_META
-        if meta_file.exists():
-            meta = read_json(meta_file, RunMeta)
-        else:
+        """Open a run workspace, creating it (with `meta_fields`) when the grader has no record of it yet.
+        Reopening keeps the original start time and every recorded submission. The metadata read is the
+        grader's own (records_dir_for(workspace)/run_meta.json); the workspace's copy is never read back,
+        so an agent that edits its start, time budget or base model there changes nothing."""
+        trusted = records_dir_for(workspace) / RUN_META
+        if trusted.exists():
+            meta = read_json(trusted, RunMeta)
+        elif meta_fields:
             task = str(meta_fields.get("task", ""))
             if Path(task).is_dir():  # a custom task folder: absolute, so a restart from elsewhere finds it
                 meta_fields["task"] = str(Path(task).resolve())
             meta = RunMeta(**meta_fields)
             workspace.mkdir(parents=True, exist_ok=True)
+        else:
+            raise FileNotFoundError(f"no grader record of a run at {workspace}: {trusted} is missing (a run is "
+                                    f"created with its task, base model and time budget; the workspace's own "
+                                    f"{RUN_META} is the agent's copy and is not trusted)")
         (workspace / "output").mkdir(exist_ok=True)
         run = cls(workspace, meta)
         run.save_meta()
@@ -143,7 +149,8 @@ class GradingRun:
         return self.workspace / "output"
 
     def save_meta(self) -> None:
-        write_json_atomic(self.workspace / RUN_META, self.meta)
+        write_json_atomic(self.records_dir / RUN_META, self.meta)
+        write_json_atomic(self.workspace / RUN_META, self.meta)  # the agent's copy (rename: never through a link)
 
     # -- time and records -------------------------------------------------------------------------
     def time_info(self) -> dict:
@@ -158,9 +165,7 @@ class GradingRun:
         """Append to the grader's own file, then to the agent's copy (a courtesy: never read back)."""
         append_record(self.records_dir / name, record)
         try:  # never through a link: an agent could point its copy at a file only the harness may write
-            fd = os.open(self.workspace / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "ab") as f:
-                f.write(record.model_dump_json().encode() + b"\n")
+            append_record(self.workspace / name, record, follow_links=False)
         except OSError:  # a link, a folder, an unwritable file: the agent's copy is its own loss only
             pass
 

@@ -20,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from rdagent_autorl.grading.run import SCORES, records_dir_for
 from rdagent_autorl.rdloop.conf import RunContext
 from rdagent_autorl.records import read_json, write_json_atomic
 from rdagent_autorl.run.driver_name import SCRIPTED
@@ -94,7 +95,7 @@ def scoreboard(ctx: RunContext, baseline: dict, rows: list[dict]) -> dict:
     best = max(scored, key=lambda r: r["score"], default=None)
     return {"task": ctx.task_id, "base_model": str(ctx.base_model), "driver": ctx.driver, "baseline": baseline,
             "loops": rows, "best": best, "run_dir": str(ctx.run_dir), "trace": str(ctx.trace_dir),
-            "workspace": str(ctx.workspace), "scores": str(ctx.workspace / "scores.jsonl")}
+            "workspace": str(ctx.workspace), "scores": str(records_dir_for(ctx.workspace) / SCORES)}
 
 
 def format_scoreboard(board: dict) -> str:

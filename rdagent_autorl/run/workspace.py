@@ -7,8 +7,8 @@
       base_model         the base checkpoint (a link: never write into it)
       code/              the agent's code
       output/            checkpoints; the grader accepts nothing from elsewhere
-      run_meta.json, scores.jsonl, refusals.jsonl   written by the grader (the scores and refusals are
-                         copies: the grader trusts only its own, beside the workspace)
+      run_meta.json, scores.jsonl, refusals.jsonl   written by the grader (copies: the grader trusts
+                         only its own, beside the workspace, and never reads these back)
 
 DATA_PATH rows: {"id", "prompt" (chat messages or a plain string, exactly as the grader will ask),
 "answer" (the reference), ...task extras such as "test" and "entry_point" for HumanEval}. Online
