@@ -173,7 +173,7 @@ def test_grading_through_the_fake_judge_records_it_and_a_regrade_costs_no_judge_
     from rdagent_autorl.grading.evaluate import evaluate, make_config
 
     config = make_config(TASK, "hf", "smoke", limit=12)
-    assert config.judge.startswith("FAKE-alpacaeval-judge") and "weighted_alpaca_eval_gpt4_turbo" in config.judge
+    assert config.judge.startswith("FAKE-alpacaeval-judge") and "weighted_alpaca_eval_gpt4_turbo" in config.settings
     first = evaluate(TASK, tiny_model, config, out_dir=tmp_path)
     assert first.headline == "lc_win_rate" and first.score == first.metrics["lc_win_rate"]["value"]
     assert first.judge["fake"] and first.judge["calls"] == 12 and "win_rate" in first.metrics

@@ -138,6 +138,26 @@ def test_workspace_gets_the_interface_the_backend_and_the_split_without_heldout(
     assert not any(s.id in text or s.prompt in text for s in TASK.heldout("smoke"))
 
 
+def test_the_search_backend_and_the_split_are_part_of_the_grade_cache_key(monkeypatch):
+    """A grade made with one search backend (or DSQA split) is never returned for another."""
+    from rdagent_autorl.grading.evaluate import make_config
+    from rdagent_autorl.settings import get_settings
+
+    def key() -> str:
+        get_settings.cache_clear()
+        return make_config(TASK, "hf", "smoke").digest()
+
+    base = key()
+    assert json.loads(make_config(TASK, "hf", "smoke").settings)["search_backend"] == "local"
+    keys = {base}
+    for name, value in (("AUTORL_DEEPSEARCH_BACKEND", "ddgs"), ("AUTORL_DEEPSEARCHQA_SEED", "7"),
+                        ("AUTORL_DEEPSEARCHQA_EVAL_SIZE", "50")):
+        monkeypatch.setenv(name, value)
+        keys.add(key())
+        monkeypatch.delenv(name)
+    assert len(keys) == 4 and key() == base
+
+
 def test_unusable_search_backends_fail_before_the_run(tmp_path, tiny_model, monkeypatch):
     from rdagent_autorl.run.workspace import create_workspace
     from rdagent_autorl.settings import get_settings

@@ -40,6 +40,7 @@ class EvalConfig(BaseModel):
     task_version: int
     protocol: str  # digest of the task's protocol files
     judge: str = ""  # the judge's identity (backend, endpoint, model) for tasks scored by one
+    settings: str = ""  # the task's grade_settings() as JSON
     scoring_version: int = SCORING_VERSION
 
     def digest(self) -> str:
@@ -101,8 +102,8 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
         from rdagent_autorl.generation.judge import judge_identity
 
         judge = judge_identity(task.fake_judge)
-        if task.judge_settings is not None:  # e.g. the annotator: a different question is a different grade
-            judge += " " + json.dumps(task.judge_settings(), sort_keys=True)
+    # e.g. the annotator or the search backend: a different question is a different grade
+    settings = json.dumps(task.grade_settings(), sort_keys=True) if task.grade_settings is not None else ""
     source = task.resolve_source(data_source)
     return EvalConfig(
         task=task.id,
@@ -113,6 +114,7 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
         task_version=task.version,
         protocol=task.protocol_digest(),
         judge=judge,
+        settings=settings,
     )
 
 

@@ -99,9 +99,9 @@ class TaskSpec:
     # The task's deterministic offline stand-in judge (a factory; FAKE in its identity), used when
     # AUTORL_JUDGE_BACKEND=fake or no judge is configured (rdagent_autorl/generation/judge.py).
     fake_judge: Callable[[], Any] | None = None
-    # The task's own judge settings that change what a grade means (e.g. the annotator): {name: value},
-    # part of the grade's cache key.
-    judge_settings: Callable[[], dict[str, Any]] | None = None
+    # The task's own settings that change what a grade means (the annotator, the search backend, the
+    # held-out split's seed and size...): {name: value}, part of the grade's cache key.
+    grade_settings: Callable[[], dict[str, Any]] | None = None
     # A cheap check of the configured judge (one probe request) run before any generation or training,
     # so a bad judge configuration fails first: f(judge client); raises with a clear message.
     check_judge: Callable[[Any], None] | None = None

@@ -86,6 +86,15 @@ def prepare_workspace(workspace: Path, source: str) -> None:
     (workspace / "data" / "split.json").write_text(json.dumps(split_record(source), indent=2) + "\n")
 
 
+def _grade_settings() -> dict:
+    """What else decides a grade: the search backend answers every search, and the split's seed and sizes
+    (and the file) decide which DeepSearchQA prompts are held out."""
+    s = get_settings()
+    return {"search_backend": s.deepsearch_backend, "dsqa_path": str(s.deepsearchqa_path or ""),
+            "dsqa_seed": s.deepsearchqa_seed, "dsqa_train_size": s.deepsearchqa_train_size,
+            "dsqa_eval_size": s.deepsearchqa_eval_size}
+
+
 def _synthetic_check() -> tuple[bool, str]:
     return corpus.check()
 
@@ -110,6 +119,7 @@ TASK = TaskSpec(
     scorer=rollout.score_answers,
     uses_judge=True,
     fake_judge=autorater.FakeAutoraterJudge,
+    grade_settings=_grade_settings,
     aggregate=rollout.by_answer_type,
     group_by="problem_category",
     prepare_workspace=prepare_workspace,

@@ -115,6 +115,7 @@ TASK = TaskSpec(
     load_eval=_loader("test"),
     solver=rollout.play_goals,
     scorer=rollout.score_sessions,
+    grade_settings=lambda: {"webshop_data": str(official_root() or "")},  # the official files graded
     group_by="category",
     prepare_workspace=prepare_workspace,
     budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
