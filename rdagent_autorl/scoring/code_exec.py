@@ -64,6 +64,8 @@ class ExecResult:
 
 
 def _kill(proc: subprocess.Popen) -> int:
+    if proc.returncode is not None:  # reaped already: its pid (and group id) may belong to someone else now
+        return proc.returncode
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # bubblewrap takes its namespace with it (--die-with-parent)
     except (ProcessLookupError, PermissionError):
@@ -175,9 +177,11 @@ def run_check(check: CodeCheck, timeout_s: float, memory_mb: int, sandbox: str =
                 return ExecResult("timeout", f"killed after {timeout_s:g} s wall time\n{shown}".strip(), kind)
             why = "CPU time limit" if rc == -signal.SIGXCPU else "the test runner ended without a verdict"
             return ExecResult("timeout" if rc == -signal.SIGXCPU else "error", f"{why}\n{shown}".strip(), kind)
+        if verdict["status"] == "error" and rc == -signal.SIGXCPU:  # the program's CPU rlimit ended it
+            return ExecResult("timeout", f"CPU time limit\n{shown}".strip(), kind)
         return ExecResult(verdict["status"], f"{verdict['why']}\n{shown}".strip(), kind)  # type: ignore[arg-type]
     finally:
-        if program is not None and program.returncode is None:
+        if program is not None:
             _kill(program)
         if own:
             runner.close()
