@@ -1,6 +1,7 @@
 """Linux process controls the harness relies on to leave no process behind: a parent-death signal (a
-child dies with the process that started it) and the child-subreaper flag (orphans of a process tree are
-re-parented to its root, not to init, so a daemon that double-forked and called setsid is still found).
+child dies with the process that started it), the child-subreaper flag (orphans of a process tree are
+re-parented to its root, not to init, so a daemon that double-forked and called setsid is still found),
+and a guardian that takes a process's whole group with it when it dies (its grandchildren too).
 
 Both are prctl(2) calls; the standard library does not wrap prctl and no maintained package on the
 registries does for these two flags, hence ctypes. Elsewhere than Linux they are no-ops returning False.
@@ -41,3 +42,37 @@ def die_with_parent(sig: int = signal.SIGKILL) -> bool:
 def become_subreaper() -> bool:
     """Make this process the reaper of its orphaned descendants."""
     return sys.platform.startswith("linux") and _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def guard_process_group() -> int | None:
+    """Make this process the leader of its own process group and fork a guardian that SIGKILLs the group
+    the moment this process dies, however it dies (SIGKILL included); returns the guardian's pid.
+
+    The parent-death signal reaches one generation only: a grading worker that dies with its service would
+    still leave vLLM's EngineCore and multiprocessing children holding the GPU. Those stay in the worker's
+    group (none calls setsid, and the worker runs only the project's own code), so killing the group at the
+    worker's death takes them all. Call it early, from the main thread, before any thread starts: the
+    guardian's parent-death signal fires when the forking thread ends.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    leader = os.getpid()
+    if os.getpgrp() != leader:
+        os.setpgid(0, 0)
+    # SIGTERM (the guardian's wake-up) is blocked across the fork so that it cannot arrive before the
+    # guardian waits for it; the caller gets its own mask back.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    pid = os.fork()
+    if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return pid
+    try:  # the guardian: hold nothing of the caller's output open, wait for its death, take the group
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        _prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() == leader:  # else the leader died before the signal was armed
+            signal.sigwait({signal.SIGTERM})
+        os.killpg(leader, signal.SIGKILL)
+    finally:
+        os._exit(0)

@@ -6,8 +6,9 @@ The grading service starts one per submission (run.py): a model that crashes or 
 cannot take the service down, and CUDA_VISIBLE_DEVICES pins the evaluation to its GPU, which vLLM
 needs before it initialises. Errors go to stderr (the grader's log) with exit code 1.
 
-A worker dies with the service that started it (`die_with_parent`): a service killed with SIGKILL must not
-leave an evaluation holding a GPU that a restarted service believes free.
+A worker dies with the service that started it (`die_with_parent`), and everything the worker started dies
+with the worker (`guard_process_group`: vLLM's engine processes are its children): a service killed with
+SIGKILL must not leave an evaluation holding a GPU that a restarted service believes free.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdagent_autorl.process_control import die_with_parent
+from rdagent_autorl.process_control import die_with_parent, guard_process_group
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args(argv)
     die_with_parent()
+    guard_process_group()
 
     from rdagent_autorl.grading.evaluate import evaluate, make_config
     from rdagent_autorl.tasks import get_task
