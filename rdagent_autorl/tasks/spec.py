@@ -132,6 +132,11 @@ class TaskSpec:
     # Extra workspace set-up (e.g. links to environment data): f(workspace, data_source).
     prepare_workspace: Callable[[Path, str], None] | None = None
     assets: Path | None = None  # the folder holding description.md (default: none)
+    # Text of this task for the tiny model's tokenizer, so the task's words are whole tokens as in a real
+    # model's vocabulary: only what agents may see (training rows, their pages), never held-out items.
+    # scripts/make_tokenizer_corpus.py writes it to models/corpus/<id>.jsonl, which models/tiny.py reads
+    # (the models layer never imports a task).
+    tokenizer_text: Callable[[], list[str]] | None = None
 
     @property
     def description(self) -> str:

@@ -111,6 +111,31 @@ def prepare_workspace(workspace: Path, source: str) -> None:
         link.symlink_to(split_root("train", source).resolve(), target_is_directory=True)
 
 
+TOKENIZER_SEED = 777_001  # not a seed of generated_split's train/eval streams
+
+
+def _tokenizer_text() -> list[str]:
+    """The engine's own text: expert episodes played by the real engine on generated games of a seed of
+    their own, rendered with the grader's prompt, and every ALFWorld object and receptacle name (so an
+    official game's entities are one or two tokens, as a generated game's are)."""
+    import tempfile
+
+    import alfworld.gen.constants as C
+
+    from rdagent_autorl.tasks.alfworld_online.env import AlfworldEnv, expert_episode
+    from rdagent_autorl.tasks.alfworld_online.gen import generate_games
+
+    names = sorted({n.lower() for n in list(C.OBJECTS) + list(C.RECEPTACLES)})
+    # "alarmclock 1", as the engine writes entity names
+    texts = [f"You arrive at {name} 1. On the {name} 1, you see a {name} 2, and a {name} 3." for name in names]
+    env = AlfworldEnv()
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in ("smoke", "standard"):
+            for game in generate_games(Path(tmp) / level, 40, seed=TOKENIZER_SEED, level=level):
+                texts += [m["content"] for m in expert_episode(env, game.game_file, game.walkthrough).prompt()]
+    return texts
+
+
 TASK = TaskSpec(
     id="alfworld-online",
     level=3,
@@ -140,4 +165,5 @@ TASK = TaskSpec(
     env_files=ENV_FILES,
     env_module="alfworld_env.py",  # the online templates' $TASK_ENV
     assets=HERE,
+    tokenizer_text=_tokenizer_text,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rdagent_autorl.scoring import math_answer
-from rdagent_autorl.tasks.gsm8k_rule import data, protocol, recipes
+from rdagent_autorl.tasks.gsm8k_rule import data, protocol, recipes, synthetic
 from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec, completion_scorer
 
 HERE = Path(__file__).resolve().parent
@@ -38,5 +38,6 @@ TASK = TaskSpec(
     templates=("sft", "grpo_rule"),
     reward="math",
     protocol_files=(HERE / "protocol.py", Path(math_answer.__file__)),
+    tokenizer_text=synthetic.tokenizer_text,
     assets=HERE,
 )

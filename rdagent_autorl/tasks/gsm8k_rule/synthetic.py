@@ -231,3 +231,11 @@ def synthetic_splits(n_train: int = 1000, n_eval: int = 200, difficulty: int = 2
                 raise ValueError(f"cannot find {n_eval} eval problems disjoint from train")
             pool *= 2
     return train, evaluation[:n_eval]
+
+
+TOKENIZER_SEED, TOKENIZER_N = 20240601, 1500  # a stream of its own, never the train/eval streams'
+
+
+def tokenizer_text() -> list[str]:
+    """The tiny tokenizer's math text: synthetic word problems with their worked answers."""
+    return [f"{item['question']}\n{item['answer']}" for item in generate(TOKENIZER_N, seed=TOKENIZER_SEED)]

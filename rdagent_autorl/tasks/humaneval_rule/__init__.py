@@ -40,6 +40,11 @@ def _load_eval(source: str) -> list[Sample]:
     return [_sample(p) for p in _problems()[N_VISIBLE:]]
 
 
+def _tokenizer_text() -> list[str]:
+    """The visible problems' stubs and solutions (the held-out 82 stay out of the tokenizer too)."""
+    return [p["prompt"] + p["canonical_solution"] for p in _problems()[:N_VISIBLE]]
+
+
 TASK = TaskSpec(
     id="humaneval-rule",
     level=1,
@@ -58,4 +63,5 @@ TASK = TaskSpec(
     protocol_files=(HERE / "protocol.py", Path(code_exec.__file__), Path(code_sandbox.__file__),
                     *sorted(code_sandbox.SANDBOXED_DIR.glob("*.py"))),
     assets=HERE,
+    tokenizer_text=_tokenizer_text,
 )
