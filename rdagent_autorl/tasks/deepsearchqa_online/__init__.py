@@ -11,7 +11,7 @@ Data sources, in the order `auto` tries them:
 - `deepsearchqa`: Google DeepMind's DeepSearchQA (dsqa.py): 900 prompts, a seeded 100 / 200 split;
 - `synthetic`: never chosen by `auto` (its scores are not DeepSearchQA scores). SYNTHETIC multi-hop and
   set-answer questions over the offline collection (gen.py, corpus.py), 1000 training / 200 held-out;
-- `smoke`: the generator's shortest questions (2-hop chains, 1-hop sets), 200 / 30, for CPU smoke runs.
+- `smoke`: the generator's shortest questions (2-hop chains, 1-hop sets), 600 / 30, for CPU smoke runs.
 
 Agents get `data/train.jsonl` (one row per training question: "prompt" (the question), "answer",
 "answer_type", "problem_category", and for synthetic rows "expert" (the hop chain's tool calls), "answers",
@@ -35,7 +35,7 @@ from rdagent_autorl.types import Sample
 
 HERE = Path(__file__).resolve().parent
 # Generated sources: (generator level, training questions, held-out questions, seed).
-GENERATED = {"synthetic": ("standard", 1000, 200, 20260), "smoke": ("smoke", 200, 30, 20261)}
+GENERATED = {"synthetic": ("standard", 1000, 200, 20260), "smoke": ("smoke", 600, 30, 20261)}
 # The environment interface, copied into <workspace>/env/ (with search.json, written per run).
 ENV_FILES = {"deepsearch_env.py": HERE / "env.py", "protocol.py": Path(protocol.__file__),
              "deepsearch_search.py": HERE / "search.py", "deepsearch_autorater.py": HERE / "autorater.py"}
@@ -99,6 +99,19 @@ def _synthetic_check() -> tuple[bool, str]:
     return corpus.check()
 
 
+def _tokenizer_text() -> list[str]:
+    """The expert hop chains of synthetic training questions (what agents see), played in the local tool
+    environment as the grader prompts them: questions, result lists, article texts, calls."""
+    from rdagent_autorl.tasks.deepsearchqa_online import env
+
+    tools, texts = env.DeepSearchEnv(search.LocalSearch(corpus.collection_folder())), []  # whatever the settings say
+    for source in ("smoke", "synthetic"):
+        for sample in _generated(source)["train"][:40]:
+            row = {**sample.meta, "id": sample.id, "prompt": sample.prompt, "answer": sample.answer}
+            texts += [m["content"] for m in env.demonstration(tools, row).prompt()]
+    return texts
+
+
 TASK = TaskSpec(
     id="deepsearchqa-online",
     level=3,
@@ -130,4 +143,5 @@ TASK = TaskSpec(
     env_files=ENV_FILES,
     env_module="deepsearch_env.py",
     assets=HERE,
+    tokenizer_text=_tokenizer_text,
 )

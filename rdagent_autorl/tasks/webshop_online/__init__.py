@@ -34,7 +34,7 @@ from rdagent_autorl.types import Sample, TaskError
 HERE = Path(__file__).resolve().parent
 CATALOGUE_LINK = "catalogue.json"  # data/catalogue.json -> the processed catalogue, in every workspace
 # Generated sources: (products per type (20 types), training goals, held-out goals, seed)
-GENERATED = {"generated": (50, 2000, 500, 1), "smoke": (4, 60, 30, 2)}
+GENERATED = {"generated": (50, 2000, 500, 1), "smoke": (4, 300, 30, 2)}
 ENV_FILES = {"webshop_env.py": HERE / "env.py", "webshop_reward.py": HERE / "reward.py",
              "protocol.py": Path(protocol.__file__)}
 
@@ -98,6 +98,19 @@ def prepare_workspace(workspace: Path, source: str) -> None:
         link.symlink_to(Path(_goals(source)[0]).resolve())
 
 
+def _tokenizer_text() -> list[str]:
+    """The oracle shopper's sessions on training goals of the offline catalogues (what agents see), as the
+    grader prompts them: instructions, result pages, item pages and actions."""
+    from rdagent_autorl.tasks.webshop_online import env
+
+    shop, texts = env.make_env(), []
+    for source in ("smoke", "generated"):
+        path, splits = _goals(source)
+        for goal in splits["train"][:40]:
+            texts += [m["content"] for m in env.oracle_episode(shop, {"catalogue": path, "goal": goal}).prompt()]
+    return texts
+
+
 TASK = TaskSpec(
     id="webshop-online",
     level=3,
@@ -119,11 +132,12 @@ TASK = TaskSpec(
     group_by="category",
     prepare_workspace=prepare_workspace,
     budget=Budget(time_s=4 * 3600, max_new_tokens=ACTION_MAX_TOKENS),
-    # smoke: three gradings of 30 goals (~1-3.5 min each on 2 busy cores), SFT (~8 min), GRPO (2 steps)
+    # smoke: three gradings of 30 goals (~1-1.5 min each on 2 cores), SFT (~8 min), GRPO (2 steps): 11 min measured
     smoke=Smoke(data="smoke", time_s=2700, plan=recipes.PLAN, example=recipes.EXAMPLE),
     templates=("sft_trajectories", "grpo_online"),
     protocol_files=(*ENV_FILES.values(), HERE / "rollout.py"),
     env_files=ENV_FILES,
     env_module="webshop_env.py",  # the online templates' $TASK_ENV
     assets=HERE,
+    tokenizer_text=_tokenizer_text,
 )
