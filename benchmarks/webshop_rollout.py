@@ -13,7 +13,12 @@
 3. Nouns: the reward of buying each of the top-10 hits for --pairs goals, with the spaCy model and with
    the tokenizer fallback (reward.py): mean absolute difference, share of purchases whose reward changes.
 
-Measured 2026-12-02 on the 2-core CPU while 3-5 other jobs ran (ratios more reliable than times):
+Measured 2026-12-03 on the 2 idle cores, tiny model v3, defaults but `--pairs 300`: rollouts (a) 42.7, (b) 183.2
+steps/s: 4.29x, 16/16 identical episodes (v3's random weights end their replies after a few tokens, so
+per-call overhead dominates, which batching removes); search index 0.52 s, query median 0.48 ms, p95 0.67 ms;
+nouns: 0.0% of 3,000 rewards changed.
+
+Measured 2026-12-02 on the 2-core CPU while 3-5 other jobs ran, tiny model v2 (ratios more reliable than times):
 - rollouts, tiny model, `--n 8 --batch-size 8`, 15 steps: (a) 1.38, (b) 3.55 steps/s: 2.57x, 8/8 identical
   episodes (the tiny model never buys: every reply runs to 48 tokens, so decoding dominates); target 3x not
   reached at this size;
