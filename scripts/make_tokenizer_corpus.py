@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import sys
 
-from rdagent_autorl.models.tiny import corpus_file, corpus_lines
+from rdagent_autorl.models.tiny import corpus_file, corpus_file_text
 from rdagent_autorl.tasks import all_tasks, get_task
 
 
 def main(task_ids: list[str]) -> None:
     tasks = [get_task(t) for t in task_ids] or [t for t in all_tasks() if t.tokenizer_text]
     for task in tasks:
-        text = corpus_lines(task.tokenizer_text())
+        text = corpus_file_text(task.tokenizer_text())
         corpus_file(task.id).write_text(text)
         print(f"{corpus_file(task.id)}: {text.count(chr(10))} texts, {len(text)} characters")
 

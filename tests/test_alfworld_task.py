@@ -212,6 +212,6 @@ def test_example_agent_runs_sft_then_online_grpo(_isolated_env, tiny_model):
 
 @pytest.mark.slow  # plays 80 generated games with the real engine (about a minute)
 def test_shipped_tokenizer_corpus_is_what_the_task_writes():
-    from rdagent_autorl.models.tiny import corpus_file, corpus_lines
+    from rdagent_autorl.models.tiny import corpus_file, corpus_file_text
 
-    assert corpus_file(TASK.id).read_text() == corpus_lines(TASK.tokenizer_text())
+    assert corpus_file(TASK.id).read_text() == corpus_file_text(TASK.tokenizer_text())

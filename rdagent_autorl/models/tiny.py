@@ -68,7 +68,7 @@ def corpus_file(task_id: str) -> Path:
     return CORPUS_DIR / f"{task_id}.jsonl"
 
 
-def corpus_lines(texts: list[str]) -> str:
+def corpus_file_text(texts: list[str]) -> str:
     """A corpus file's content: one JSON string per text (texts keep their newlines and indentation,
     which code needs merges for), trailing blanks of each line dropped."""
     return "".join(json.dumps("\n".join(line.rstrip() for line in t.split("\n"))) + "\n" for t in texts)

@@ -104,7 +104,8 @@ def _tokenizer_text() -> list[str]:
     environment as the grader prompts them: questions, result lists, article texts, calls."""
     from rdagent_autorl.tasks.deepsearchqa_online import env
 
-    tools, texts = env.DeepSearchEnv(search.LocalSearch(corpus.collection_folder())), []  # whatever the settings say
+    # The local collection, whichever backend the settings name: the file must not depend on them.
+    tools, texts = env.DeepSearchEnv(search.LocalSearch(corpus.collection_folder())), []
     for source in ("smoke", "synthetic"):
         for sample in _generated(source)["train"][:40]:
             row = {**sample.meta, "id": sample.id, "prompt": sample.prompt, "answer": sample.answer}
