@@ -69,6 +69,9 @@ class AutoRLSettings(BaseSettings):
     code_sandbox: Literal["auto", "bwrap", "guards"] = Field(
         default="auto", description="What isolates model-written code: bubblewrap, or Python-level guards only "
         "(weaker); auto = bwrap where it works, else guards with a warning (scoring/code_sandbox.py).")
+    contamination_ngram: int = Field(default=13, ge=4, description="Words per n-gram of the contamination check.")
+    contamination_min_words: int = Field(default=8, ge=1, description="Shortest held-out item the check matches "
+                                         "whole (shorter than the n-gram).")
     bootstrap_samples: int = Field(default=1000, ge=100, description="Resamples for the 95% score interval.")
 
     @property

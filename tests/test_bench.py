@@ -61,6 +61,9 @@ def test_example_agent_end_to_end(example_run):
     row = next(r for r in runs() if r["run_id"] == run_dir.name)
     assert (row["agent"], row["task"], row["submissions"], row["best"]) == ("example", "gsm8k-rule", 1, subs[0]["score"])
     assert (row["entry"], row["driver"]) == ("bench", "")  # an agent without an LLM has no driver
+    # An honest run is not flagged: its code and the training data it was given hold no held-out item.
+    assert metrics["contamination"]["contaminated"] is False and metrics["contamination"]["files_checked"] > 3
+    assert row["flags"] == ""
     # One clock: the agent's started once the baseline was graded; the grader's deadline is the record's.
     meta = json.loads((ws / "run_meta.json").read_text())
     assert rec.start == meta["start"] and rec.deadline == rec.start + rec.timeout_s == meta["start"] + meta["timeout_s"]
@@ -101,6 +104,36 @@ def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_
     assert result.metrics["copied_base_model_submissions"] == 1
     report = (run_dir / "reports" / "report.md").read_text()
     assert "COPIED BASE MODEL" in report and "403" in report
+
+
+LEAKER = r'''
+# Unsandboxed, the project's own Python can load any task's held-out split: the check must catch its use.
+"$AUTORL_PYTHON" -c 'import json
+from rdagent_autorl.tasks import get_task
+rows = [{"question": s.prompt, "answer": s.answer} for s in get_task("gsm8k-rule").heldout("smoke")]
+open("data/more_train.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))'
+cp -rL "$BASE_MODEL" "$OUTPUT_DIR/v1"
+"$AUTORL_PYTHON" -c 'import httpx,os
+print(httpx.post(os.environ["GRADING_SERVER_URL"] + "/submit", json={"model_path": "output/v1"}, timeout=None).text)'
+'''
+
+
+def test_an_agent_that_reads_the_heldout_split_is_flagged_contaminated(_isolated_env, tiny_model, tmp_path):
+    from rdagent_autorl.bench.ledger import leaderboard, runs
+    from rdagent_autorl.tasks import get_task
+
+    result = bench(_isolated_env, str(make_agent(tmp_path / "leaker", LEAKER, "leaker")))
+    assert result.record.agent_exit == 0, (result.run_dir / "agent.log").read_text()[-2000:]
+    n_heldout = len(get_task("gsm8k-rule").heldout("smoke"))
+    assert result.metrics["contamination"] | {"files_checked": None} == {
+        "contaminated": True, "items_hit": n_heldout, "hits_total": n_heldout, "ngram": 13, "files_checked": None}
+    verdict = json.loads((result.run_dir / "reports" / "contamination.json").read_text())
+    assert {h["source"] for h in verdict["hits"]} == {"workspace/data/more_train.jsonl"}
+    assert "CONTAMINATED" in (result.run_dir / "reports" / "report.md").read_text()
+    row = next(r for r in runs() if r["run_id"] == result.run_dir.name)
+    assert row["flags"] == "contaminated"
+    board = next(b for b in leaderboard("gsm8k-rule") if b["agent"] == "leaker")
+    assert (board["runs"], board["flagged"], board["best"]) == (0, 1, "-")
 
 
 SLEEPER = r'''

@@ -33,3 +33,34 @@ def test_signed_rows_count_and_forged_or_edited_ones_do_not(caplog):
     with sqlite3.connect(ledger_path()) as db:  # an honest row whose score was edited afterwards
         db.execute("UPDATE runs SET best = 99.0 WHERE run_id = 'honest-1'")
     assert runs("ledger-test-task") == [] and leaderboard("ledger-test-task") == []
+
+
+def test_a_contaminated_run_is_counted_not_scored_and_its_flag_cannot_be_erased():
+    task = "ledger-flag-task"
+    honest = _record("clean-1").model_copy(update={"task": task})
+    cheat = _record("leak-1").model_copy(update={"task": task})
+    add_run(honest, {"best_score": 30.0, "improvement": 20.0, "contamination": {"contaminated": False}})
+    row = add_run(cheat, {"best_score": 95.0, "improvement": 85.0, "contamination": {"contaminated": True}})
+    assert row["flags"] == "contaminated"
+    (board,) = leaderboard(task)
+    assert (board["runs"], board["flagged"], board["best"], board["success_rate"]) == (1, 1, "30.0", "100%")
+
+    with sqlite3.connect(ledger_path()) as db:  # an agent erasing the mark keeps the score but breaks the signature
+        db.execute("UPDATE runs SET flags = NULL WHERE run_id = 'leak-1'")
+    assert [r["run_id"] for r in runs(task)] == ["clean-1"]
+
+
+def test_rows_signed_before_the_flags_column_existed_stay_trusted():
+    from rdagent_autorl.bench.ledger import LATER_COLUMNS, SIGNED
+    from rdagent_autorl.installation import sign
+    import json
+
+    add_run(_record("new-1").model_copy(update={"task": "ledger-old-task"}), {"best_score": 12.0})
+    old = {c: None for c in COLUMNS} | {"run_id": "old-1", "task": "ledger-old-task", "agent": "example", "driver": "",
+                                        "baseline": 10.0, "best": 11.0, "success": 1, "finished_at": 1.0}
+    # what an earlier version signed: the columns of its time, flags not among them
+    old["signature"] = sign(json.dumps([old[c] for c in SIGNED if c not in LATER_COLUMNS], separators=(",", ":")).encode())
+    with sqlite3.connect(ledger_path()) as db:
+        db.execute(f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+                   [old[c] for c in COLUMNS])
+    assert sorted(r["run_id"] for r in runs("ledger-old-task")) == ["new-1", "old-1"]

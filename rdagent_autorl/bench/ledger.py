@@ -24,8 +24,11 @@ from rdagent_autorl.settings import get_settings
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
-           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "signature")
+           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "flags", "signature")
 SIGNED = COLUMNS[:-1]  # what the signature covers: every column but itself
+# Columns added after rows were first signed: a row written before one existed has it NULL and was signed
+# without it, so a NULL there is left out of the payload (a flag set and then erased still breaks it).
+LATER_COLUMNS = ("flags",)
 
 
 def ledger_path() -> Path:
@@ -59,6 +62,7 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
         "duration_s": round((record.end or time.time()) - (record.start or time.time()), 1),
         "success": int(best is not None and baseline is not None and best > baseline),
         "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry, "judge": record.judge,
+        "flags": ",".join(run_flags(metrics)),
     }
     row["signature"] = sign(_payload(row))
     with _connect() as db:
@@ -67,9 +71,15 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
     return row
 
 
+def run_flags(metrics: dict) -> list[str]:
+    """What marks a run's scores as not earned honestly (the leaderboard leaves such runs out of its scores)."""
+    return ["contaminated"] if (metrics.get("contamination") or {}).get("contaminated") else []
+
+
 def _payload(row: dict) -> bytes:
     # SQLite gives back what was stored (ints, floats, text), so the JSON of the values read equals the written one.
-    return json.dumps([row.get(c) for c in SIGNED], separators=(",", ":")).encode()
+    values = [row.get(c) for c in SIGNED if not (c in LATER_COLUMNS and row.get(c) is None)]
+    return json.dumps(values, separators=(",", ":")).encode()
 
 
 def runs(task: str | None = None) -> list[dict]:
@@ -99,13 +109,16 @@ def leaderboard(task: str | None = None) -> list[dict]:
         # Scores under different judges are not comparable: a judge-scored task's runs group by judge too.
         groups.setdefault((r["task"], r["agent"], r["driver"], r.get("judge") or ""), []).append(r)
     table = []
-    for (t, agent, driver, judge), rs in sorted(groups.items()):
+    for (t, agent, driver, judge), group in sorted(groups.items()):
+        # A flagged run (held-out items in what the agent wrote) is counted, never scored.
+        rs = [r for r in group if not r.get("flags")]
         scored = [r for r in rs if r["best"] is not None]
         table.append({"task": t, "agent": agent, "driver": driver or "-", "judge": judge or "-", "runs": len(rs),
+                      "flagged": len(group) - len(rs),
                       "baseline": _spread([r["baseline"] for r in rs if r["baseline"] is not None]),
                       "best": _spread([r["best"] for r in scored]),
                       "improvement": _spread([r["improvement"] for r in scored if r["improvement"] is not None]),
-                      "success_rate": f"{sum(r['success'] for r in rs) / len(rs):.0%}"})
+                      "success_rate": f"{sum(r['success'] for r in rs) / len(rs):.0%}" if rs else "-"})
     return table
 
 

@@ -3,7 +3,7 @@
 Everything is derived from what the harness left in the run folder (record.json, workspace.records/scores.jsonl,
 snapshots/, failures.jsonl), read through their models (bench/run_data.py), so a report can be
 regenerated at any time, also for a run that crashed.
-    RUN/reports/metrics.json, report.md, report.html, figures/*.png
+    RUN/reports/metrics.json, report.md, report.html, contamination.json, figures/*.png
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import html
 import json
+import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -19,7 +20,13 @@ from typing import Any
 from rdagent_autorl.bench.recorder import Revision
 from rdagent_autorl.bench.run_data import RunData, is_valid, load_run
 from rdagent_autorl.grading.run import Submission
+from rdagent_autorl.records import write_json_atomic
 
+logger = logging.getLogger(__name__)
+
+CONTAMINATION = "contamination.json"  # under reports/: the full verdict, every hit listed there
+CONTAMINATION_SUMMARY = ("contaminated", "items_hit", "hits_total", "ngram", "files_checked", "error")
+HITS_LISTED = 50
 DIFF_MAX_LINES = 80
 DIFFS_PER_SUBMISSION = 12  # a long stretch of polls would otherwise bury the submissions in diffs
 ROUTE_MARKERS = {"SFT": ("SFTTrainer", "SFTConfig"), "GRPO": ("GRPOTrainer", "GRPOConfig"),
@@ -294,6 +301,36 @@ def render_html(blocks: list[tuple], title: str) -> str:
             f"<style>{CSS}</style></head>\n<body>\n" + "\n".join(kinds[b[0]](b) for b in blocks) + "\n</body></html>\n")
 
 
+def _contamination(run: RunData) -> dict[str, Any]:
+    """The run's contamination verdict; a check that cannot run (the task's data gone from this machine, a
+    task folder moved) is said so in the report rather than stopping it."""
+    from rdagent_autorl.bench.contamination import check_run  # loads the task's data: only for a full report
+
+    try:
+        return check_run(run)
+    except Exception as exc:  # noqa: BLE001 - any failure of the data's loaders; the report must still be written
+        logger.warning("contamination check of %s not run: %s", run.run_dir, exc)
+        return {"contaminated": None, "error": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
+def _contamination_blocks(verdict: dict[str, Any]) -> list[tuple]:
+    blocks: list[tuple] = [("h", 2, "Contamination check")]
+    if verdict.get("contaminated") is None:
+        return blocks + [("p", ["Not run: ", ("code", str(verdict.get("error")))])]
+    summary = (f"{verdict['ngram']}-gram overlap of {verdict['files_checked']} code revisions' files and workspace "
+               f"files with {verdict['heldout_items']} held-out items "
+               f"({verdict['heldout_items_unindexed']} too short or wholly in the training split): ")
+    if not verdict["contaminated"]:
+        return blocks + [("p", [summary, ("b", "no overlap"), "."])]
+    blocks.append(("p", [summary, ("b", f"CONTAMINATED — {verdict['items_hit']} held-out item(s) found"),
+                         f", {verdict['hits_total']} hit(s)",
+                         f" (the first {HITS_LISTED} here, all in {CONTAMINATION})" if verdict["hits_total"] > HITS_LISTED
+                         else "", "."]))
+    rows = [[h["item"], h["source"], h["revision"] or "end of run", h["overlap"][:200]]
+            for h in verdict["hits"][:HITS_LISTED]]
+    return blocks + [("table", ["Held-out item", "File", "Revision", "Overlapping text (normalised)"], rows)]
+
+
 def write_report(run_dir: Path) -> dict[str, Any]:
     """Write RUN/reports/{metrics.json, report.md, report.html, figures/*.png}; returns the metrics."""
     run = load_run(run_dir)
@@ -304,7 +341,10 @@ def write_report(run_dir: Path) -> dict[str, Any]:
     from rdagent_autorl.bench.figures import draw_figures  # figures reads run_data, never this module
 
     draw_figures(run, out / "figures")
-    blocks = _blocks(run, metrics)
+    verdict = _contamination(run)
+    write_json_atomic(out / CONTAMINATION, verdict)
+    metrics["contamination"] = {k: verdict.get(k) for k in CONTAMINATION_SUMMARY if k in verdict}
+    blocks = _blocks(run, metrics) + _contamination_blocks(verdict)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
     title = f"{metrics['run_id']}: {metrics['task']} — {metrics['agent']}"
