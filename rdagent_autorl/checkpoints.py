@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
+import math
 import os
 import stat
 from pathlib import Path
@@ -45,6 +47,40 @@ def weights_hash(model_dir: Path) -> str:
     for f in weight_files(Path(model_dir)):
         h.update(f.name.encode() + b"\0" + file_digest(f).encode())
     return h.hexdigest()
+
+
+# config.json fields that say which network a checkpoint is (the same model, fine-tuned, keeps all of them)
+ARCHITECTURE_FIELDS = ("model_type", "architectures", "num_hidden_layers", "hidden_size", "intermediate_size",
+                       "num_attention_heads", "num_key_value_heads")
+# Tensor names of the embeddings and the output head: left out of the count of block parameters, since a
+# fine-tune may add tokens or store a tied head untied without becoming another model.
+_EMBEDDING_PARTS = ("embed", "lm_head", "wte", "wpe")
+
+
+def safetensors_shapes(path: Path) -> dict[str, list[int]]:
+    """{tensor name: shape} from a .safetensors file's header (8-byte little-endian length, then JSON),
+    without reading the tensors."""
+    with Path(path).open("rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        if not 0 < length <= 100 * 2**20:
+            raise ValueError(f"{path}: not a safetensors header (length {length})")
+        header = json.loads(f.read(length))
+    return {name: list(info["shape"]) for name, info in header.items() if name != "__metadata__"}
+
+
+def architecture(model_dir: Path) -> dict | None:
+    """What network a checkpoint is: its config's ARCHITECTURE_FIELDS and, where the weights are
+    safetensors, the number of parameters outside the embeddings and head. None without a config.json."""
+    config_file = Path(model_dir) / "config.json"
+    if not config_file.is_file():
+        return None
+    config = json.loads(config_file.read_text())
+    out = {key: config.get(key) for key in ARCHITECTURE_FIELDS}
+    files = [f for f in weight_files(Path(model_dir)) if f.suffix == ".safetensors"]
+    if files:
+        out["block_parameters"] = sum(math.prod(shape) for f in files for name, shape in safetensors_shapes(f).items()
+                                      if not any(part in name for part in _EMBEDDING_PARTS))
+    return out
 
 
 def checkpoint_identity(model_dir: str | Path) -> str:

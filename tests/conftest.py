@@ -47,6 +47,18 @@ def tiny_model(_isolated_env) -> Path:
     return tiny_model_path(0)
 
 
+def perturbed_copy(model_dir: Path, dest: Path, byte: int = -3) -> Path:
+    """A copy of a checkpoint with different weights and the same architecture (one byte of the tensor
+    data flipped, near the end by default): what a fine-tune looks like to a content hash."""
+    import shutil
+
+    shutil.copytree(model_dir, dest)
+    data = bytearray((dest / "model.safetensors").read_bytes())
+    data[byte] ^= 0x01
+    (dest / "model.safetensors").write_bytes(bytes(data))
+    return dest
+
+
 @pytest.fixture()
 def math_task_dir(tmp_path) -> Path:
     """A small custom task (math scorer, short generations) so grading tests stay fast."""

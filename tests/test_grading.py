@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import perturbed_copy
 from rdagent_autorl.grading.evaluate import bootstrap_ci, evaluate, make_config
 from rdagent_autorl.grading.run import SCORES, GradingRun, SubmissionError
 from rdagent_autorl.settings import get_settings
@@ -94,12 +95,9 @@ def run(tiny_model, math_task_dir, tmp_path):
 
 def _checkpoint(run, tiny_model, name="v1", perturb=False):
     dest = run.output_dir / name
+    if perturb:  # different weights, same architecture
+        return perturbed_copy(tiny_model, dest)
     shutil.copytree(tiny_model, dest)
-    if perturb:  # different weights, same architecture: flip one byte near the end of the tensor data
-        weights = dest / "model.safetensors"
-        data = bytearray(weights.read_bytes())
-        data[-3] ^= 0x01
-        weights.write_bytes(bytes(data))
     return dest
 
 

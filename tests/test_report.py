@@ -101,7 +101,8 @@ def test_metrics_of_the_fixture_run_match_hand_computation(tmp_path):
         "first_valid_submission_delay_s": 300.0, "baseline_score": 0.30, "best_score": 0.45, "best_ci": [0.40, 0.50],
         "improvement": 0.15, "time_to_first_improvement_s": 1200.0, "time_to_best_s": 1200.0,
         "monotonic_ratio": 0.5,  # 0.28 -> 0.45 up, 0.45 -> 0.41 down; the invalid one is not a pair member
-        "copied_base_model_submissions": 1, "refused_submissions": 0, "time_used_ratio": 0.833, "last_submission_gap_s": 1800.0,
+        "copied_base_model_submissions": 1, "copied_model_submissions": 0, "model_substituted_submissions": 0,
+        "refused_submissions": 0, "time_used_ratio": 0.833, "last_submission_gap_s": 1800.0,
         "code_revisions": 4,  # rev-0003 and rev-0006 changed nothing
         "training_routes": ["GRPO", "SFT"],
         "failure_types": {"agent_exit_2": 1, "crash": 2, "invalid_submission": 1, "nan_loss": 1},

@@ -11,6 +11,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import perturbed_copy
 from rdagent_autorl.checkpoints import UnsafeTree, open_dir_nofollow, snapshot_tree
 from rdagent_autorl.grading.run import REFUSALS, SCORES, GradingRun, SubmissionError
 from rdagent_autorl.grading.service import create_app
@@ -26,14 +27,6 @@ def run(tiny_model, math_task_dir, tmp_path):
 @pytest.fixture()
 def client(run):
     return TestClient(create_app(run))
-
-
-def _perturbed(tiny_model, dest):
-    shutil.copytree(tiny_model, dest)
-    data = bytearray((dest / "model.safetensors").read_bytes())
-    data[-3] ^= 0x01  # different weights, same architecture
-    (dest / "model.safetensors").write_bytes(bytes(data))
-    return dest
 
 
 def _refusals(run):
@@ -63,7 +56,7 @@ def test_a_symlinked_output_folder_is_a_403_not_a_500(run, client, tmp_path):
 def test_a_folder_swapped_after_the_check_is_graded_from_the_snapshot(run, tiny_model, tmp_path):
     """The race from the issue: the folder passes the check, then output/v1 is re-pointed at another
     checkpoint. on_receive runs between the check and the evaluation, the window the race used."""
-    other = _perturbed(tiny_model, tmp_path / "other")
+    other = perturbed_copy(tiny_model, tmp_path / "other")
 
     def swap(sub_id):
         shutil.move(run.output_dir / "v1", run.output_dir / "v1-was")

@@ -72,8 +72,11 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
 
 
 def run_flags(metrics: dict) -> list[str]:
-    """What marks a run's scores as not earned honestly (the leaderboard leaves such runs out of its scores)."""
-    return ["contaminated"] if (metrics.get("contamination") or {}).get("contaminated") else []
+    """What marks a run's scores as not earned honestly (the leaderboard leaves such runs out of its scores):
+    held-out items in what the agent wrote, a submission that copies a checkpoint the run did not produce,
+    or one that is another network than the base model."""
+    flags = ["contaminated"] if (metrics.get("contamination") or {}).get("contaminated") else []
+    return flags + [flag for flag in ("copied_model", "model_substituted") if metrics.get(f"{flag}_submissions")]
 
 
 def _payload(row: dict) -> bytes:

@@ -99,6 +99,8 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "time_to_best_s": since(best_sub),
         "monotonic_ratio": round(sum(b.score >= a.score for a, b in pairs) / len(pairs), 3) if pairs else None,
         "copied_base_model_submissions": sum(1 for s in subs if s.copied_base_model),
+        "copied_model_submissions": sum(1 for s in subs if s.copied_model),
+        "model_substituted_submissions": sum(1 for s in subs if s.model_substituted),
         "refused_submissions": len(run.refusals),
         "time_used_ratio": round(max(0.0, used_until - start) / timeout, 3) if timeout else None,
         "last_submission_gap_s": round(deadline - float(subs[-1].time), 1) if subs else None,
@@ -203,6 +205,12 @@ def _submission_blocks(run: RunData) -> list[tuple]:
             blocks.append(("p", ["invalid: ", ("code", error[:500])]))
         if sub.copied_base_model:
             blocks.append(("p", [("b", "COPIED BASE MODEL"), " — the submitted weights are the base model's."]))
+        if sub.copied_model:
+            blocks.append(("p", [("b", "COPIED MODEL"), " — the submitted weights are a checkpoint this run did not "
+                                 "produce: ", ("code", sub.copied_model)]))
+        if sub.model_substituted:
+            blocks.append(("p", [("b", "MODEL SUBSTITUTED"), " — not the base model's network: ",
+                                 ("code", sub.model_substituted)]))
         if sub.cached:
             blocks.append(("p", ["Score reused: these exact weights were graded before."]))
         if sub.model_path:

@@ -75,6 +75,10 @@ class Submission(BaseModel):
     best_so_far: float | None = None
     total_submissions: int
     copied_base_model: bool = False
+    # grading/model_identity.py: a checkpoint on this machine the run did not produce, which these weights
+    # equal (its folder), and how the submission's network differs from the base model's
+    copied_model: str | None = None
+    model_substituted: str | None = None
     code_revision: str | None = None  # the recorder's snapshot of code/ taken when the submission arrived
     cached: bool = False
     model_hash: str | None = None
@@ -286,6 +290,7 @@ class GradingRun:
             result, error = self._evaluate(model_dir, device), None
         except RuntimeError as exc:  # the worker failed: the checkpoint does not load or generate
             result, error = None, str(exc).replace(str(model_dir), "the submitted checkpoint")[:1000]
+        copied_model, substituted = self._identity(model_dir)
         with self._store_lock:
             previous = self.submissions()
             best = max([s.score for s in previous if s.score is not None] + ([result.score] if result else []), default=None)
@@ -294,7 +299,7 @@ class GradingRun:
                 model_path="/".join(["output", *self._submitted_parts(raw_path)]),
                 status="scored" if result else "invalid", baseline_score=baseline.score, best_so_far=best,
                 total_submissions=len(previous) + 1, copied_base_model=weights_hash(model_dir) == self._base_weights,
-                error=error,
+                copied_model=copied_model, model_substituted=substituted, error=error,
             )
             if result:
                 record = record.model_copy(update={
@@ -309,6 +314,21 @@ class GradingRun:
         if error:
             raise SubmissionError(422, f"{record.id}: the checkpoint could not be evaluated: {error}")
         return record
+
+
+    def _identity(self, model_dir: Path) -> tuple[str | None, str | None]:
+        """(the checkpoint these weights copy, how the network differs from the base model's): model_identity.py."""
+        from rdagent_autorl.grading.model_identity import (architecture_change, find_copied_checkpoint,
+                                                           known_checkpoint_roots)
+
+        base = Path(self.meta.base_model).resolve()
+        run_dir = self.workspace.parent
+        try:
+            substituted = architecture_change(base, model_dir)
+        except (OSError, ValueError):  # an unreadable config or header: the worker's load fails and says why
+            substituted = None
+        copied = find_copied_checkpoint(model_dir, known_checkpoint_roots(run_dir), exclude=[run_dir, base])
+        return (str(copied) if copied else None), substituted
 
 
 def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path) -> EvalResult:
