@@ -61,6 +61,12 @@ def test_example_agent_end_to_end(example_run):
     row = next(r for r in runs() if r["run_id"] == run_dir.name)
     assert (row["agent"], row["task"], row["submissions"], row["best"]) == ("example", "gsm8k-rule", 1, subs[0]["score"])
     assert (row["entry"], row["driver"]) == ("bench", "")  # an agent without an LLM has no driver
+    # The run's score: its one checkpoint graded once more, on the final part no submission saw.
+    final = json.loads((run_dir / "workspace.records" / "final.json").read_text())
+    assert final["available"] and final["submission_id"] == subs[0]["id"] and final["n"] == 16
+    assert (metrics["final_score"], metrics["final_baseline"]) == (final["score"], final["baseline_score"])
+    assert (row["final"], row["final_improvement"]) == (final["score"], final["improvement"])
+    assert "Final (final part)" in (run_dir / "reports" / "report.md").read_text()
     # An honest run is not flagged: its code and the training data it was given hold no held-out item.
     assert metrics["contamination"]["contaminated"] is False and metrics["contamination"]["files_checked"] > 3
     assert row["flags"] == ""
@@ -133,7 +139,7 @@ def test_an_agent_that_reads_the_heldout_split_is_flagged_contaminated(_isolated
     row = next(r for r in runs() if r["run_id"] == result.run_dir.name)
     assert row["flags"] == "contaminated"
     board = next(b for b in leaderboard("gsm8k-rule") if b["agent"] == "leaker")
-    assert (board["runs"], board["flagged"], board["best"]) == (0, 1, "-")
+    assert (board["runs"], board["flagged"], board["best_selection"], board["final"]) == (0, 1, "-", "-")
 
 
 SLEEPER = r'''

@@ -134,6 +134,9 @@ def test_smoke_command_runs_two_loops_and_beats_the_baseline(tmp_path, _isolated
     board = json.loads((run_dir / "scoreboard.json").read_text())
     assert len(board["loops"]) == 2 and board["driver"] == "scripted"
     assert board["best"]["score"] > board["baseline"]["score"]
+    # The run's score: the best loop's checkpoint once on the final part (200 problems no submission saw)
+    assert board["final"]["available"] and board["final"]["n"] == 200 and board["final"]["declared"] is False
+    assert "final: " in proc.stdout and "on the held-out final part" in proc.stdout
 
 
 def test_a_busy_grader_port_is_a_clear_error(tmp_path, tiny_model):

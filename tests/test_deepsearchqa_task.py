@@ -133,7 +133,7 @@ def test_workspace_gets_the_interface_the_backend_and_the_split_without_heldout(
         assert (ws / "env" / name).read_bytes() == Path(source).read_bytes()
     assert json.loads((ws / "env" / "search.json").read_text())["backend"] == "local"
     split = json.loads((ws / "data" / "split.json").read_text())
-    assert split["n_heldout"] == 30 and split["synthetic"] and "SYNTHETIC" in split["note"]
+    assert (split["n_heldout"], split["n_selection"]) == (60, 30) and split["synthetic"] and "SYNTHETIC" in split["note"]
     text = (ws / "data" / "split.json").read_text() + (ws / "data" / "train.jsonl").read_text()
     assert not any(s.id in text or s.prompt in text for s in TASK.heldout("smoke"))
 

@@ -120,8 +120,13 @@ def test_gsm8k_smoke_source_is_the_documented_easy_level():
 
     task = get_task("gsm8k-rule")
     train, heldout = task.train("smoke"), task.heldout("smoke")
-    assert (len(train), len(heldout)) == (1000, 200)
+    assert (len(train), len(heldout)) == (1000, 400)
     assert not {s.prompt for s in train} & {s.prompt for s in heldout}
+    # The selection part is the 200 problems the smoke level held out before it had a final part (the
+    # eval stream is prefix-stable); the final part is the next 200.
+    selection, final = task.heldout_part("smoke", "selection"), task.heldout_part("smoke", "final")
+    assert selection + final == heldout and len(selection) == 200
+    assert [s.prompt for s in selection] == [r["question"] for r in synthetic_splits(1000, 200, 1, 20)[1]]
     for s in train + heldout:
         assert max(int(x) for x in re.findall(r"\d+", s.prompt + s.answer)) <= 20
         assert len(_ANNOTATION.findall(s.answer)) == 1  # one step

@@ -28,7 +28,7 @@ def test_signed_rows_count_and_forged_or_edited_ones_do_not(caplog):
         assert [r["run_id"] for r in runs("ledger-test-task")] == ["honest-1"]
     assert "forged-1" in caplog.text
     (row,) = leaderboard("ledger-test-task")
-    assert row["runs"] == 1 and row["best"] == "30.0"
+    assert row["runs"] == 1 and row["best_selection"] == "30.0"
 
     with sqlite3.connect(ledger_path()) as db:  # an honest row whose score was edited afterwards
         db.execute("UPDATE runs SET best = 99.0 WHERE run_id = 'honest-1'")
@@ -43,7 +43,7 @@ def test_a_contaminated_run_is_counted_not_scored_and_its_flag_cannot_be_erased(
     row = add_run(cheat, {"best_score": 95.0, "improvement": 85.0, "contamination": {"contaminated": True}})
     assert row["flags"] == "contaminated"
     (board,) = leaderboard(task)
-    assert (board["runs"], board["flagged"], board["best"], board["success_rate"]) == (1, 1, "30.0", "100%")
+    assert (board["runs"], board["flagged"], board["best_selection"], board["success_rate"]) == (1, 1, "30.0", "100%")
 
     with sqlite3.connect(ledger_path()) as db:  # an agent erasing the mark keeps the score but breaks the signature
         db.execute("UPDATE runs SET flags = NULL WHERE run_id = 'leak-1'")

@@ -19,7 +19,7 @@ PINS = {
     "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
     "alfworld-online": (4, "4178a9a32794bb1b"),
     "webshop-online": (1, "4831e6f298883a16"),
-    "deepsearchqa-online": (1, "a48a623142417193"),
+    "deepsearchqa-online": (2, "93261170e55ea730"),
 }
 
 

@@ -126,6 +126,8 @@ def test_format_scoreboard_names_baseline_loops_best_and_paths(finished_run):
     for needle in ("baseline:", "loop 0: SFT warm-up", "loop 1: SFT (continued)", "best:", "trace:", "workspace:",
                    "scores:", "rdagent autorl ui"):
         assert needle in text
+    # gsm8k-rule's synthetic source declares no final part: the scoreboard says so rather than invent a score
+    assert "final: none (source 'synthetic' of gsm8k-rule has no final part" in text
 
 
 def test_coder_rejects_a_broken_script_and_the_repair_round_fixes_it(_isolated_env, tiny_model):

@@ -106,6 +106,7 @@ def test_metrics_of_the_fixture_run_match_hand_computation(tmp_path):
         "code_revisions": 4,  # rev-0003 and rev-0006 changed nothing
         "training_routes": ["GRPO", "SFT"],
         "failure_types": {"agent_exit_2": 1, "crash": 2, "invalid_submission": 1, "nan_loss": 1},
+        "final_score": None, "final_note": "no final grade recorded",  # a run recorded before final grades
         "task": "gsm8k-rule", "agent": "rdagent", "driver": "fake", "run_id": "run-0001",
     }
 

@@ -183,7 +183,8 @@ def test_search_is_bm25_over_webshop_documents(smoke):
 
 def test_generated_splits_are_disjoint_and_labelled_synthetic(smoke):
     _, train, held_out = smoke
-    assert len(train) == 300 and len(held_out) == 30
+    assert len(train) == 300 and len(held_out) == 60  # 30 of the selection part, then 30 of the final part
+    assert len(TASK.heldout_part("smoke", "selection")) == len(TASK.heldout_part("smoke", "final")) == 30
     assert not {g["asin"] for g in train} & {g["asin"] for g in held_out}  # no product bought in both
     assert not {g["instruction_text"] for g in train} & {g["instruction_text"] for g in held_out}
     assert all(g["id"].startswith("synthetic-") for g in train + held_out)

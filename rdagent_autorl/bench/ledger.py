@@ -24,11 +24,12 @@ from rdagent_autorl.settings import get_settings
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
-           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "flags", "signature")
+           "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "flags", "final",
+           "final_baseline", "final_improvement", "signature")
 SIGNED = COLUMNS[:-1]  # what the signature covers: every column but itself
 # Columns added after rows were first signed: a row written before one existed has it NULL and was signed
 # without it, so a NULL there is left out of the payload (a flag set and then erased still breaks it).
-LATER_COLUMNS = ("flags",)
+LATER_COLUMNS = ("flags", "final", "final_baseline", "final_improvement")
 
 
 def ledger_path() -> Path:
@@ -63,6 +64,9 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
         "success": int(best is not None and baseline is not None and best > baseline),
         "workspace": record.workspace, "finished_at": time.time(), "entry": record.entry, "judge": record.judge,
         "flags": ",".join(run_flags(metrics)),
+        # The run's score: its chosen checkpoint on the final part, which no submission was scored on.
+        "final": metrics.get("final_score"), "final_baseline": metrics.get("final_baseline"),
+        "final_improvement": metrics.get("final_improvement"),
     }
     row["signature"] = sign(_payload(row))
     with _connect() as db:
@@ -118,9 +122,13 @@ def leaderboard(task: str | None = None) -> list[dict]:
         scored = [r for r in rs if r["best"] is not None]
         table.append({"task": t, "agent": agent, "driver": driver or "-", "judge": judge or "-", "runs": len(rs),
                       "flagged": len(group) - len(rs),
+                      "final": _spread([r["final"] for r in rs if r.get("final") is not None]),
+                      "final_improvement": _spread([r["final_improvement"] for r in rs
+                                                    if r.get("final_improvement") is not None]),
                       "baseline": _spread([r["baseline"] for r in rs if r["baseline"] is not None]),
-                      "best": _spread([r["best"] for r in scored]),
-                      "improvement": _spread([r["improvement"] for r in scored if r["improvement"] is not None]),
+                      "best_selection": _spread([r["best"] for r in scored]),
+                      "selection_improvement": _spread([r["improvement"] for r in scored
+                                                        if r["improvement"] is not None]),
                       "success_rate": f"{sum(r['success'] for r in rs) / len(rs):.0%}" if rs else "-"})
     return table
 

@@ -107,9 +107,19 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "code_revisions": sum(1 for r in run.revisions if r.changes_code),
         "training_routes": detect_training_routes(run),
         "failure_types": dict(sorted(failures.items())),
+        **_final_metrics(run.final),
         "task": rec.task, "agent": rec.agent, "driver": rec.driver, "run_id": rec.run_id,
         **({"judge": rec.judge, "judge_usage": _judge_usage(subs)} if rec.judge else {}),
     }
+
+
+def _final_metrics(final) -> dict[str, Any]:
+    """The run's score: its chosen checkpoint on the held-out final part (grading/final.py)."""
+    if final is None or not final.available:
+        return {"final_score": None, "final_note": final.reason if final else "no final grade recorded"}
+    return {"final_score": final.score, "final_ci": [final.ci_low, final.ci_high], "final_n": final.n,
+            "final_baseline": final.baseline_score, "final_improvement": final.improvement,
+            "final_submission": final.submission_id, "final_declared": final.declared}
 
 
 def _judge_usage(subs) -> dict[str, Any]:
@@ -143,6 +153,15 @@ def _score_text(obj) -> str:
         text += f" (95% CI {_num(obj.ci_low)}–{_num(obj.ci_high)}"
         text += f", n={obj.n})" if obj.n is not None else ")"
     return text
+
+
+def _final_text(final) -> str:
+    if final is None or not final.available:
+        return f"none: {final.reason if final else 'no final grade recorded'}"
+    how = "declared final by the agent" if final.declared else "the best selection score"
+    return (f"{_num(final.score)} (95% CI {_num(final.ci_low)}–{_num(final.ci_high)}, n={final.n}) — "
+            f"{final.submission_id}, {how}; base model {_num(final.baseline_score)} "
+            f"({_num(final.baseline_ci_low)}–{_num(final.baseline_ci_high)}), {final.improvement:+.4g}")
 
 
 def _read_diff(run: RunData, rel: str) -> str:
@@ -235,8 +254,9 @@ def _blocks(run: RunData, metrics: dict) -> list[tuple]:
               ["Budget", f"{float(rec.timeout_s or 0) / 60:.1f} min"], ["Outcome", outcome],
               ["Baseline", _score_text(rec.baseline) if rec.baseline and rec.baseline.score is not None
                else _num(metrics["baseline_score"])],
-              ["Best", f"{_score_text(best)} — {best.id} at {run.minutes(best):.1f} min" if best
-               else "no valid submission"]]
+              ["Best (selection part)", f"{_score_text(best)} — {best.id} at {run.minutes(best):.1f} min" if best
+               else "no valid submission"],
+              ["Final (final part)", _final_text(run.final)]]
     blocks: list[tuple] = [("h", 1, f"Benchmark report: {rec.task} — {rec.agent}"),
                            ("table", ["Field", "Value"], [[str(k), _num(v)] for k, v in header]), ("h", 2, "Metrics"),
                            ("table", ["Metric", "Value"], [[k, json.dumps(v) if isinstance(v, (list, dict)) else _num(v)]

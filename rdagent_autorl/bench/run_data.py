@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rdagent_autorl.bench.recorder import Revision, read_revisions
 from rdagent_autorl.bench.run_record import FAILURES, Failure, RunRecord, read_record
+from rdagent_autorl.grading.final import FinalGrade, read_final
 from rdagent_autorl.grading.run import REFUSALS, SCORES, Refusal, Submission, records_dir_for
 from rdagent_autorl.records import read_jsonl
 
@@ -27,6 +28,7 @@ class RunData:
     start: float
     deadline: float
     baseline: float | None
+    final: FinalGrade | None = None  # the chosen checkpoint on the held-out final part (grading/final.py)
 
     def minutes(self, obj: Submission | Revision | Failure | Refusal) -> float:
         return (float(obj.time) - self.start) / 60
@@ -49,4 +51,5 @@ def load_run(run_dir: Path) -> RunData:
     return RunData(run_dir, rec, subs, read_revisions(run_dir / "snapshots"),
                    # Agents report training failures in their workspace; older runs kept them beside it.
                    read_jsonl(ws / FAILURES, Failure) + read_jsonl(run_dir / FAILURES, Failure),
-                   read_jsonl(graded / REFUSALS, Refusal), start, deadline, None if baseline is None else float(baseline))
+                   read_jsonl(graded / REFUSALS, Refusal), start, deadline, None if baseline is None else float(baseline),
+                   read_final(graded))

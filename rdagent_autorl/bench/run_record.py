@@ -6,6 +6,7 @@ rdagent_autorl.records (write_json_atomic, read_json; read_jsonl skips a torn la
     <run>/workspace.records/scores.jsonl   Submission  (rdagent_autorl.grading.run, written by the grader)
     <run>/workspace.records/refusals.jsonl Refusal     (rdagent_autorl.grading.run) submissions the grader refused
     <run>/workspace/failures.jsonl    Failure     training failures an agent reports (README of agents/)
+    <run>/workspace.records/final.json     FinalGrade  (rdagent_autorl.grading.final) the final part's grade
     <run>/snapshots/revisions.jsonl   Revision    (rdagent_autorl.bench.recorder)
 """
 

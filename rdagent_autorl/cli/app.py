@@ -147,6 +147,8 @@ def grade(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for the per-sample JSONL [default: the cache]."),
     device: Optional[str] = typer.Option(None, "--device", help="hf backend device, e.g. cpu or cuda:0."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Re-evaluate even if this model was graded before."),
+    part: str = typer.Option("selection", "--part", help="Held-out part: selection (what runs' submissions are "
+                             "scored on), final (graded once at a run's end) or all."),
 ) -> None:
     """Score a checkpoint on the task's held-out data; prints one JSON object."""
     from rdagent_autorl.generation import BACKENDS
@@ -159,7 +161,7 @@ def grade(
     spec = load_task(task)
     model_dir = load_model(model) if backend != "openai" else Path(model)
     try:
-        config = make_config(spec, backend, data, limit)
+        config = make_config(spec, backend, data, limit, part)
         check_judge(spec)  # before any generation: a bad judge configuration fails in seconds
         result = evaluate(spec, model_dir, config, out_dir=out, device=device, use_cache=not no_cache)
     except TaskError as exc:  # a data source that is unusable here

@@ -36,6 +36,7 @@ class EvalConfig(BaseModel):
     data_source: str
     backend: str
     limit: int | None = None
+    part: str = "selection"  # of the held-out split (TaskSpec.heldout_part): submissions see selection scores only
     max_new_tokens: int
     task_version: int
     protocol: str  # digest of the task's protocol files
@@ -96,7 +97,8 @@ def _cache_file(config: EvalConfig, mhash: str) -> Path:
     return get_settings().cache_path / "grades" / f"{config.task}-{config.digest()}-{mhash}.json"
 
 
-def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "auto", limit: int | None = None) -> EvalConfig:
+def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "auto", limit: int | None = None,
+                part: str = "selection") -> EvalConfig:
     judge = ""
     if task.uses_judge:
         from rdagent_autorl.generation.judge import judge_identity
@@ -110,6 +112,7 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
         data_source=source,
         backend=backend or get_settings().backend,
         limit=limit if limit is not None else task.budget.eval_limit,
+        part=part,
         max_new_tokens=task.max_new_tokens(source),
         task_version=task.version,
         protocol=task.protocol_digest(),
@@ -228,7 +231,9 @@ def evaluate(
         return hit
 
     t0 = time.perf_counter()
-    samples = task.heldout(config.data_source)[: config.limit]
+    samples = task.heldout_part(config.data_source, config.part)[: config.limit]
+    if not samples:
+        raise ValueError(f"{task.id} source {config.data_source}: the held-out {config.part} part is empty")
     policy = load_backend(config.backend, model_dir, device=device)  # device: where the backend has a choice
     t1 = time.perf_counter()
     transcripts = task.solve(samples, policy, config.max_new_tokens)  # one generation each, or episodes played in the environment

@@ -25,6 +25,7 @@ from rdagent_autorl.records import append_record, read_json, read_jsonl, write_j
 from rdagent_autorl.tasks import TaskSpec, get_task
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
+FINAL_CANDIDATES = "final-candidate"  # under the records folder: the kept snapshot the final grade takes
 SNAPSHOTS = "grader-snapshots"  # beside the workspace (<run>/grader-snapshots), never inside it
 
 
@@ -79,6 +80,7 @@ class Submission(BaseModel):
     # equal (its folder), and how the submission's network differs from the base model's
     copied_model: str | None = None
     model_substituted: str | None = None
+    declared_final: bool = False  # submitted with final=true: the run's final grade takes this one (final.py)
     code_revision: str | None = None  # the recorder's snapshot of code/ taken when the submission arrived
     cached: bool = False
     model_hash: str | None = None
@@ -254,7 +256,7 @@ class GradingRun:
                 self._baseline = self._evaluate(Path(self.meta.base_model), self.devices[0])
             return self._baseline
 
-    def submit(self, raw_path: str, gpu: str | None = None) -> Submission:
+    def submit(self, raw_path: str, gpu: str | None = None, final: bool = False) -> Submission:
         received = time.time()
         try:
             if received > self.meta.start + self.meta.timeout_s:
@@ -264,15 +266,46 @@ class GradingRun:
             self._record(REFUSALS,  # a path is cut short: a 4 kB path is not worth a 4 kB line
                          Refusal(time=received, model_path=str(raw_path)[:500], status=exc.status, reason=exc.reason))
             raise
-        # The snapshot is only needed while grading: the record keeps its hashes, the grade cache its
-        # result, so it is removed once the submission is recorded (or fails).
+        # The snapshot is only needed while grading (the record keeps its hashes, the grade cache its
+        # result), except for the checkpoint the run's final grade will take (final.py): the best so far
+        # and the one declared final are kept, the bytes that were graded, whatever output/ holds later.
+        kept = False
         try:
-            return self._grade_snapshot(raw_path, model_dir, content_hash, received, gpu)
+            record = self._grade_snapshot(raw_path, model_dir, content_hash, received, gpu, final)
+            kept = self._keep_final_candidate(record, model_dir)
+            return record
         finally:
-            self.discard_snapshot(model_dir)
+            if not kept:
+                self.discard_snapshot(model_dir)
+
+    def final_candidate(self) -> Submission | None:
+        """The submission the final part grades: the last one declared final, else the first with the best
+        selection score; None without a scored submission."""
+        scored = [s for s in self.submissions() if s.status == "scored" and s.score is not None]
+        declared = [s for s in scored if s.declared_final]
+        if declared:
+            return declared[-1]
+        return max(scored, key=lambda s: s.score, default=None)  # max keeps the first of equal scores
+
+    def kept_snapshot(self, sub_id: str) -> Path:
+        return self.records_dir / FINAL_CANDIDATES / sub_id / "model"
+
+    def _keep_final_candidate(self, record: Submission, model_dir: Path) -> bool:
+        with self._store_lock:
+            chosen = self.final_candidate()
+            if chosen is None or chosen.id != record.id:
+                return False
+            target = self.kept_snapshot(record.id)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.move(str(model_dir), target)
+            for old in (self.records_dir / FINAL_CANDIDATES).iterdir():  # the one it replaces
+                if old.name != record.id:
+                    shutil.rmtree(old, ignore_errors=True)
+        self.discard_snapshot(model_dir)  # the empty folder the snapshot was made in
+        return True
 
     def _grade_snapshot(self, raw_path: str, model_dir: Path, content_hash: str, received: float,
-                        gpu: str | None) -> Submission:
+                        gpu: str | None, final: bool) -> Submission:
         from rdagent_autorl.checkpoints import weights_hash
 
         with self._store_lock:
@@ -290,7 +323,8 @@ class GradingRun:
             result, error = self._evaluate(model_dir, device), None
         except RuntimeError as exc:  # the worker failed: the checkpoint does not load or generate
             result, error = None, str(exc).replace(str(model_dir), "the submitted checkpoint")[:1000]
-        copied_model, substituted = self._identity(model_dir)
+        copied_base = weights_hash(model_dir) == self._base_weights
+        copied_model, substituted = self._identity(model_dir, copied_base)
         with self._store_lock:
             previous = self.submissions()
             best = max([s.score for s in previous if s.score is not None] + ([result.score] if result else []), default=None)
@@ -298,8 +332,9 @@ class GradingRun:
                 id=sub_id, time=received, code_revision=revision, content_hash=content_hash,
                 model_path="/".join(["output", *self._submitted_parts(raw_path)]),
                 status="scored" if result else "invalid", baseline_score=baseline.score, best_so_far=best,
-                total_submissions=len(previous) + 1, copied_base_model=weights_hash(model_dir) == self._base_weights,
+                total_submissions=len(previous) + 1, copied_base_model=copied_base,
                 copied_model=copied_model, model_substituted=substituted, error=error,
+                declared_final=bool(final and result),
             )
             if result:
                 record = record.model_copy(update={
@@ -316,8 +351,9 @@ class GradingRun:
         return record
 
 
-    def _identity(self, model_dir: Path) -> tuple[str | None, str | None]:
-        """(the checkpoint these weights copy, how the network differs from the base model's): model_identity.py."""
+    def _identity(self, model_dir: Path, copied_base: bool) -> tuple[str | None, str | None]:
+        """(the checkpoint these weights copy, how the network differs from the base model's): model_identity.py.
+        The base model's own weights are copied_base_model, whatever other copies of it lie around."""
         from rdagent_autorl.grading.model_identity import (architecture_change, find_copied_checkpoint,
                                                            known_checkpoint_roots)
 
@@ -327,16 +363,17 @@ class GradingRun:
             substituted = architecture_change(base, model_dir)
         except (OSError, ValueError):  # an unreadable config or header: the worker's load fails and says why
             substituted = None
-        copied = find_copied_checkpoint(model_dir, known_checkpoint_roots(run_dir), exclude=[run_dir, base])
+        copied = None if copied_base else find_copied_checkpoint(model_dir, known_checkpoint_roots(run_dir),
+                                                                 exclude=[run_dir, base])
         return (str(copied) if copied else None), substituted
 
 
-def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path) -> EvalResult:
+def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path, part: str = "selection") -> EvalResult:
     """Evaluate in a fresh process (grading/worker.py) and read its one-line JSON result.
     The per-sample answers (held-out prompts and references) go to the grading cache, never into the
     agent's workspace."""
     cmd = [sys.executable, "-m", "rdagent_autorl.grading.worker", "--task", meta.task, "--model", str(model_dir),
-           "--backend", meta.backend, "--data", meta.data_source]
+           "--backend", meta.backend, "--data", meta.data_source, "--part", part]
     if meta.limit is not None:
         cmd += ["--limit", str(meta.limit)]
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # grader.log is read by people, not a terminal
@@ -347,7 +384,7 @@ def run_grade_worker(meta: RunMeta, model_dir: Path, device: str, log_file: Path
     # back to the submitter is its own worker's, never the last lines of another evaluation.
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     with log_file.open("a") as log:
-        log.write(f"[{time.strftime('%Y-%m-%dT%H:%M:%S')}] grade {model_dir} on {device}\n{proc.stderr}")
+        log.write(f"[{time.strftime('%Y-%m-%dT%H:%M:%S')}] grade {model_dir} on {device} ({part} part)\n{proc.stderr}")
     if proc.returncode != 0:
         own = [line for line in proc.stderr.splitlines() if line.startswith("grading ")]  # worker.py's one line
         raise RuntimeError(own[-1] if own else f"grading worker exited with {proc.returncode}")

@@ -1,6 +1,8 @@
 """The grading API agents use: a thin FastAPI layer over `GradingRun`.
 
-    POST /submit {"model_path": ..., "gpu": ...}   score a checkpoint from the run's output/
+    POST /submit {"model_path": ..., "gpu": ..., "final": false}
+                                                   score a checkpoint from the run's output/ on the selection
+                                                   part; final=true also declares it the run's final model
     GET  /health                                   task, workspace, devices
     GET  /time                                     start, timeout, remaining
     GET  /submissions                              every recorded submission
@@ -32,6 +34,8 @@ class SubmitRequest(BaseModel):
 
     model_path: str = Field(max_length=MAX_PATH_CHARS)  # a 1 MB path is refused before anything reads it
     gpu: Annotated[str, Field(max_length=64)] | int | None = None
+    # Declare this checkpoint the one the run's final grade takes (default: the best selection score).
+    final: bool = False
 
 
 def create_app(run: GradingRun) -> FastAPI:
@@ -48,7 +52,7 @@ def create_app(run: GradingRun) -> FastAPI:
     @app.post("/submit", response_model=Submission)
     def submit(request: SubmitRequest) -> Submission:
         try:
-            return run.submit(request.model_path, None if request.gpu is None else str(request.gpu))
+            return run.submit(request.model_path, None if request.gpu is None else str(request.gpu), request.final)
         except SubmissionError as exc:
             raise HTTPException(status_code=exc.status, detail=exc.reason) from exc
         except OSError as exc:  # a backstop: a path the OS will not take is the request's fault, not a 500

@@ -1,6 +1,6 @@
 """The grading worker: one evaluation in a fresh process, its result as one JSON line on stdout.
 
-    python -m rdagent_autorl.grading.worker --task T --model DIR --backend hf --data smoke [--limit N]
+    python -m rdagent_autorl.grading.worker --task T --model DIR --backend hf --data smoke [--limit N] [--part final]
 
 The grading service starts one per submission (run.py): a model that crashes or leaks GPU memory
 cannot take the service down, and CUDA_VISIBLE_DEVICES pins the evaluation to its GPU, which vLLM
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", required=True)
     parser.add_argument("--data", default="auto")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--part", default="selection", choices=("selection", "final", "all"))
     args = parser.parse_args(argv)
     die_with_parent()
     guard_process_group()
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         task = get_task(args.task)
-        result = evaluate(task, args.model, make_config(task, args.backend, args.data, args.limit))
+        result = evaluate(task, args.model, make_config(task, args.backend, args.data, args.limit, args.part))
     except Exception as exc:  # the checkpoint does not load or generate, an endpoint is down, ...
         print(f"grading {args.model} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -108,7 +108,14 @@ def format_scoreboard(board: dict) -> str:
         lines += [f"loop {r['loop']}: {r['method']} [{r['template']} from {r['init_from']}] {r['config']}",
                   f"    hypothesis: {r['hypothesis']}", f"    {r['training']}", f"    score: {score}{mark}"]
     best = board["best"]
-    lines.append(f"best: {best['score']} (loop {best['loop']}, {best['checkpoint']})" if best else "best: no scored loop")
+    lines.append(f"best: {best['score']} (loop {best['loop']}, {best['checkpoint']}; selection part)" if best
+                 else "best: no scored loop")
+    final = board.get("final")
+    if final and final.get("available"):
+        lines.append(f"final: {final['score']} (95% CI {final['ci_low']}-{final['ci_high']}, n={final['n']}) vs base "
+                     f"{final['baseline_score']} on the held-out final part, {final['submission_id']} graded once")
+    elif final:
+        lines.append(f"final: none ({final['reason']})")
     lines += [f"trace:     {board['trace']}   (view: rdagent autorl ui {board['run_dir']})",
               f"workspace: {board['workspace']}", f"scores:    {board['scores']}"]
     return "\n".join(lines)
@@ -131,9 +138,15 @@ class LoopAgent:
 def execute(ctx: RunContext, harness: Harness, *, session: Path | None = None, step_n: int | None = None,
             port: int = 0) -> dict:
     """Run (or resume) the loop of `ctx` in its harness; returns the scoreboard (also saved)."""
+    from rdagent_autorl.grading.final import read_final
+
     agent = LoopAgent(ctx, session=session, step_n=step_n)
     harness.run(agent, port=port)
     assert agent.board is not None
+    # The run's score, graded by the harness after the loop: its chosen checkpoint on the final part.
+    final = read_final(harness.grading.records_dir)
+    agent.board["final"] = final.model_dump() if final else None
+    write_json_atomic(ctx.run_dir / SCOREBOARD, agent.board)
     return agent.board
 
 

@@ -208,6 +208,10 @@ class Harness:
                 self.grading.save_meta()
                 self.record = self.record.model_copy(update={"end": end})
                 self.save()
+            # After the agent's clock, with the grader still up: the chosen checkpoint on the final part.
+            from rdagent_autorl.grading.final import grade_final
+
+            grade_final(self.grading)
         return finish(self.run_dir)
 
 

@@ -36,10 +36,15 @@ You are post-training the base model for the task in `description.md`.
 - Submit a checkpoint: `curl -s -X POST {grader_url}/submit -H 'content-type: application/json'
   -d '{{"model_path": "{output_dir}/v1"}}'`. The answer holds your score, its 95% interval, the
   baseline and the best so far. Submit as often as you like; every submission is recorded.
+- Scores are on the held-out split's selection part. When the run ends, one checkpoint is graded
+  once more, on a final part no submission was scored on, and that final score is the run's score:
+  the one you declare with `"final": true` in the submission's JSON, else the first with your best
+  selection score.
 - Time: {timeout_s} s from the start; `GET {grader_url}/time` tells what is left. Submissions after
   the deadline are refused.
 - Rules: the held-out evaluation data is not available to you; do not try to obtain it. Submitting
-  the unchanged base model is flagged.
+  the unchanged base model is flagged; so are held-out items in your files (the report checks), a copy
+  of another checkpoint, and a model other than the base model.
 """
 
 

@@ -38,6 +38,9 @@ class CustomTaskConfig(BaseModel):
     max_new_tokens: int = Field(default=256, ge=1)
     time_budget_s: int = Field(default=3600, ge=60)
     version: int = Field(default=1, ge=1)  # bump when the prompt or the data's meaning changes
+    # The first `selection_size` eval rows are what submissions are scored on; the rest are the final part,
+    # graded once at the end of a run (grading/final.py). Unset: no final part.
+    selection_size: int | None = Field(default=None, ge=1)
     # Training templates offered (names in templates/); they must fit question/answer rows.
     templates: list[str] = Field(default_factory=lambda: ["sft", "grpo_rule"], min_length=1)
     smoke_time_s: int = Field(default=600, ge=60)
@@ -88,7 +91,7 @@ def load_custom_task(folder: Path) -> TaskSpec:
         level=cfg.level,
         title=cfg.title,
         default_model=cfg.default_model,
-        sources=(DataSource("folder", str(folder)),),
+        sources=(DataSource("folder", str(folder), selection_size=cfg.selection_size),),
         load_train=lambda _: _read_jsonl(folder / cfg.train_file, cfg.id),
         load_eval=lambda _: _read_jsonl(folder / cfg.eval_file, cfg.id),
         scorer=completion_scorer(rule),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from rdagent_autorl.types import Prompt, Sample, ScoredSample, TaskError
 
+PARTS = ("selection", "final", "all")  # parts of a held-out split (TaskSpec.heldout_part)
 LEVELS = {1: "static rule-based reward", 2: "judge-based optimization", 3: "closed-loop online RL"}
 
 
@@ -56,6 +57,9 @@ class DataSource:
     check: Callable[[], tuple[bool, str]] = lambda: (True, "")
     auto: bool = True  # False: used only when named (e.g. synthetic data, whose scores are not comparable)
     max_new_tokens: int | None = None  # the single-generation solver's limit on this source (default: the budget's)
+    # Held-out items of the selection part (the first ones): submissions are scored on these; the rest are the
+    # final part, graded once at the end of a run for the chosen checkpoint. None: no final part (all selection).
+    selection_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,26 @@ class TaskSpec:
         self.require_available()
         assert self.load_eval is not None
         return self.load_eval(self.resolve_source(source))
+
+    def heldout_part(self, source: str, part: str) -> list[Sample]:
+        """The held-out split's `selection` part (what submissions are scored on), its `final` part (graded
+        once, at the end of a run), or `all` of it; a source without a final part is all selection."""
+        source = self.resolve_source(source)
+        items = self.heldout(source)
+        size = next((s.selection_size for s in self.sources if s.name == source), None)
+        if part == "all":
+            return items
+        if part not in PARTS:
+            raise TaskError(f"held-out part must be one of {', '.join(PARTS)}, not {part!r}")
+        if size is not None and size >= len(items):
+            raise TaskError(f"task '{self.id}' source '{source}' declares {size} selection items but holds out only "
+                            f"{len(items)}: no final part is left")
+        cut = len(items) if size is None else size
+        return items[:cut] if part == "selection" else items[cut:]
+
+    def has_final_part(self, source: str) -> bool:
+        source = self.resolve_source(source)
+        return next((s.selection_size for s in self.sources if s.name == source), None) is not None
 
     def prompt(self, sample: Sample) -> Prompt:
         return self.to_prompt(sample) if self.to_prompt else sample.prompt

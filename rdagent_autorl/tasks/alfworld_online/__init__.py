@@ -35,7 +35,9 @@ from rdagent_autorl.types import Sample, TaskError
 
 OFFICIAL_SPLITS = {"train": "json_2.1.1/train", "eval": "json_2.1.1/valid_unseen"}
 # Generated sources: (generator level, training games, evaluation games).
-GENERATED = {"generated": ("standard", 600, 134), "smoke": ("smoke", 120, 30)}
+# (level, training games, held-out games of the selection part, of the final part): the eval stream is
+# prefix-stable, so the selection part is the games these sources held out before they had a final part.
+GENERATED = {"generated": ("standard", 600, 134, 134), "smoke": ("smoke", 120, 30, 30)}
 GAMES_LINK = "games"  # data/games -> the training games' folder, in every workspace
 HERE = Path(__file__).resolve().parent
 # The environment interface the grader plays with; workspaces get a copy in env/ (run/workspace.py):
@@ -78,8 +80,9 @@ def _games(split: str, source: str):
     if source == "official":
         games = load_games(official_root() / OFFICIAL_SPLITS[split])
     else:  # built on first use, then cached
-        level, n_train, n_eval = GENERATED[source]
-        games = generated_split(get_settings().cache_path, split, n=n_train if split == "train" else n_eval, level=level)
+        level, n_train, n_selection, n_final = GENERATED[source]
+        games = generated_split(get_settings().cache_path, split, n=n_train if split == "train" else n_selection + n_final,
+                                level=level)
     if not games:
         raise TaskError(f"no ALFWorld games found for the {split} split of source '{source}'")
     return tuple(games)
@@ -148,8 +151,9 @@ TASK = TaskSpec(
     sources=(
         DataSource("official", "ALFWorld json_2.1.1 train / valid_unseen games", _official_check),
         DataSource("generated", "seeded games in ALFWorld's format, all six task types (offline)", _engine_check,
-                   auto=False),
-        DataSource("smoke", "generated games in small rooms, for CPU smoke runs (--smoke)", _engine_check, auto=False),
+                   auto=False, selection_size=GENERATED["generated"][2]),
+        DataSource("smoke", "generated games in small rooms, for CPU smoke runs (--smoke)", _engine_check, auto=False,
+                   selection_size=GENERATED["smoke"][2]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),

@@ -34,8 +34,10 @@ from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
 from rdagent_autorl.types import Sample
 
 HERE = Path(__file__).resolve().parent
-# Generated sources: (generator level, training questions, held-out questions, seed).
-GENERATED = {"synthetic": ("standard", 1000, 200, 20260), "smoke": ("smoke", 600, 30, 20261)}
+# Generated sources: (generator level, training questions, held-out questions of the selection part, of the final
+# part, seed). The final part is generated after the training questions, so the selection and training
+# questions are the ones these sources had before they had a final part.
+GENERATED = {"synthetic": ("standard", 1000, 200, 200, 20260), "smoke": ("smoke", 600, 30, 30, 20261)}
 # The environment interface, copied into <workspace>/env/ (with search.json, written per run).
 ENV_FILES = {"deepsearch_env.py": HERE / "env.py", "protocol.py": Path(protocol.__file__),
              "deepsearch_search.py": HERE / "search.py", "deepsearch_autorater.py": HERE / "autorater.py"}
@@ -45,9 +47,9 @@ ENV_FILES = {"deepsearch_env.py": HERE / "env.py", "protocol.py": Path(protocol.
 def _generated(source: str) -> dict[str, tuple[Sample, ...]]:
     from rdagent_autorl.tasks.deepsearchqa_online.gen import Generator
 
-    level, n_train, n_eval, seed = GENERATED[source]
+    level, n_train, n_selection, n_final, seed = GENERATED[source]
     retriever = search.LocalSearch(corpus.collection_folder())
-    questions = Generator(list(retriever.docs), retriever).split(seed, n_train, n_eval, level)
+    questions = Generator(list(retriever.docs), retriever).split(seed, n_train, n_selection, level, n_final=n_final)
     return {split: tuple(Sample(id=q.id, prompt=q.question, answer=q.answer,
                                 meta={"answer_type": q.answer_type, "problem_category": q.category, "hops": q.hops,
                                       "answers": q.answers, "expert": q.expert, "chain": q.chain, "synthetic": True})
@@ -66,6 +68,7 @@ def split_record(source: str) -> dict:
     questions or answers)."""
     heldout = [s.id for s in TASK.heldout(source)]
     record = {"source": source, "n_train": len(TASK.train(source)), "n_heldout": len(heldout),
+              "n_selection": len(TASK.heldout_part(source, "selection")),
               "heldout_digest": hashlib.sha256("\n".join(heldout).encode()).hexdigest()[:16],
               "search_backend": backends.backend_name()}
     if source == "deepsearchqa":
@@ -73,7 +76,7 @@ def split_record(source: str) -> dict:
         record.update(seed=s.deepsearchqa_seed, file=str(dsqa.csv_path()), unused=900 - s.deepsearchqa_train_size
                       - s.deepsearchqa_eval_size)
     else:
-        level, _, _, seed = GENERATED[source]
+        level, _, _, _, seed = GENERATED[source]
         record.update(seed=seed, generator_level=level, synthetic=True,
                       note="SYNTHETIC questions over the offline Wikipedia collection; not DeepSearchQA")
     return record
@@ -117,15 +120,15 @@ TASK = TaskSpec(
     id="deepsearchqa-online",
     level=3,
     title="Deep-search QA with tools (search, open, answer), online RL; DeepSearchQA F1 autorater",
-    version=1,
+    version=2,  # 2: the generated held-out splits have a final part (gen.py)
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("deepsearchqa", "DeepSearchQA DSQA-full.csv (hub google/deepsearchqa or AUTORL_DEEPSEARCHQA_PATH)",
                    dsqa.check),
         DataSource("synthetic", "SYNTHETIC multi-hop / set questions over the offline Wikipedia collection",
-                   _synthetic_check, auto=False),
+                   _synthetic_check, auto=False, selection_size=GENERATED["synthetic"][2]),
         DataSource("smoke", "SYNTHETIC short questions over the offline collection, for CPU smoke runs (--smoke)",
-                   _synthetic_check, auto=False),
+                   _synthetic_check, auto=False, selection_size=GENERATED["smoke"][2]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),

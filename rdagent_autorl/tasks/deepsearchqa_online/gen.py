@@ -112,15 +112,18 @@ class Generator:
         return Question("", text, answers, answer_type, start.topic or "Uncategorized", hops, expert,
                         [d.doc_id for d in opened])
 
-    def split(self, seed: int, n_train: int, n_eval: int, level: str = "standard") -> dict[str, list[Question]]:
-        """Seeded train and held-out questions from disjoint start articles."""
+    def split(self, seed: int, n_train: int, n_eval: int, level: str = "standard",
+              n_final: int = 0) -> dict[str, list[Question]]:
+        """Seeded train and held-out questions from disjoint start articles. The held-out split is `n_eval`
+        questions, then `n_final` more (its final part) drawn after the training ones, so that adding a
+        final part changes neither the first held-out questions nor the training ones."""
         rng = random.Random(seed)
         starts = self.starts[:]
         rng.shuffle(starts)
         out: dict[str, list[Question]] = {"eval": [], "train": []}
         kinds = KINDS[level]
         pos = 0
-        for split, n in (("eval", n_eval), ("train", n_train)):
+        for split, n in (("eval", n_eval), ("train", n_train), ("eval", n_eval + n_final)):
             while len(out[split]) < n and pos < len(starts):
                 start = self.by_id[starts[pos]]
                 pos += 1  # each start article is used once, by one split

@@ -24,7 +24,12 @@ HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
 # `smoke` is one-step problems with every number <= SMOKE_MAX_NUMBER.
 SYNTHETIC_DIFFICULTIES = (1, 2)
 SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL = 500, 100
-SMOKE_MAX_NUMBER, SMOKE_TRAIN, SMOKE_EVAL = 20, 1000, 200
+SMOKE_MAX_NUMBER, SMOKE_TRAIN, SMOKE_EVAL = 20, 1000, 400
+# The selection part of the held-out split (what submissions are scored on: the first items); the rest is
+# the final part, graded once for the run's chosen checkpoint. Smoke: 200 + 200 (the eval stream is
+# prefix-stable, so the selection part is the 200 problems smoke runs were always scored on). GSM8K's
+# 1,319 test problems: 660 + 659.
+SMOKE_SELECTION, GSM8K_SELECTION = 200, 660
 
 
 def local_check() -> tuple[bool, str]:

@@ -33,8 +33,10 @@ from rdagent_autorl.types import Sample, TaskError
 
 HERE = Path(__file__).resolve().parent
 CATALOGUE_LINK = "catalogue.json"  # data/catalogue.json -> the processed catalogue, in every workspace
-# Generated sources: (products per type (20 types), training goals, held-out goals, seed)
-GENERATED = {"generated": (50, 2000, 500, 1), "smoke": (4, 300, 30, 2)}
+# Generated sources: (products per type (20 types), training goals, held-out goals of the selection part, of the
+# final part, seed). The held-out draws are prefix-stable, so the selection part is the goals these sources
+# held out before they had a final part.
+GENERATED = {"generated": (50, 2000, 500, 500, 1), "smoke": (4, 300, 30, 30, 2)}
 ENV_FILES = {"webshop_env.py": HERE / "env.py", "webshop_reward.py": HERE / "reward.py",
              "protocol.py": Path(protocol.__file__)}
 
@@ -70,8 +72,8 @@ def _goals(source: str) -> tuple[str, dict[str, list[dict]]]:
         path, goals = data.load_official(Path(root).expanduser(), cache)
         splits = {"train": data.split_goals(goals, "train"), "test": data.split_goals(goals, "test")}
     else:
-        n_per_type, n_train, n_eval, seed = GENERATED[source]
-        path, splits = data.load_generated(source, n_per_type, n_train, n_eval, cache, seed)
+        n_per_type, n_train, n_selection, n_final, seed = GENERATED[source]
+        path, splits = data.load_generated(source, n_per_type, n_train, n_selection + n_final, cache, seed)
     for split, goals in splits.items():
         if not goals:
             raise TaskError(f"source '{source}' has no {split} goals (the small official set may hold fewer than "
@@ -120,9 +122,9 @@ TASK = TaskSpec(
     sources=(
         DataSource("official", "WebShop's products and human goals (test 0-499, train 1500+)", _official_check),
         DataSource("generated", "SYNTHETIC catalogue (1,000 products) and goals made as WebShop makes them (offline)",
-                   auto=False),
+                   auto=False, selection_size=GENERATED["generated"][2]),
         DataSource("smoke", "SYNTHETIC small catalogue (80 products) and goals, for CPU smoke runs (--smoke)",
-                   auto=False),
+                   auto=False, selection_size=GENERATED["smoke"][2]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("test"),
