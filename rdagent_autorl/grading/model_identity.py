@@ -39,16 +39,23 @@ def architecture_change(base_dir: Path, submitted_dir: Path) -> str | None:
 def known_checkpoint_roots(run_dir: Path) -> list[Path]:
     """Where checkpoints the run did not produce can be: the HF hub cache, the autorl home and cache, and
     the folder holding this run (other runs)."""
-    from huggingface_hub import constants
-
     settings = get_settings()
-    roots = [Path(constants.HF_HUB_CACHE), settings.home_dir, settings.cache_path, Path(run_dir).parent]
+    roots = [_hf_hub_cache(), settings.home_dir, settings.cache_path, Path(run_dir).parent]
     unique: list[Path] = []
     for root in roots:
         root = root.expanduser().resolve()
         if root.is_dir() and not any(root == u or u in root.parents for u in unique):
             unique = [u for u in unique if root not in u.parents] + [root]
     return unique
+
+
+def _hf_hub_cache() -> Path:
+    """The HF hub cache as the environment names it now: huggingface_hub's constants are fixed when it is
+    first imported, which in a long-lived grader may be before HF_HOME or HF_HUB_CACHE was set."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    hf_home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(hf_home).expanduser() / "hub"
 
 
 def _checkpoint_dirs(root: Path, exclude: Iterable[Path]) -> Iterable[Path]:
