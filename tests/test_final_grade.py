@@ -103,3 +103,15 @@ def test_a_selection_size_leaving_no_final_part_is_a_clear_error(tiny_model, tmp
         task.heldout_part("folder", "final")
     with pytest.raises(TaskError, match="held-out part must be one of"):
         task.heldout_part("folder", "test")
+
+
+def test_a_kept_snapshot_changed_after_grading_is_refused_not_graded(run, tiny_model):
+    # weights no other test grades: their final grade is not in the (session-wide) grade cache
+    sub = run.submit(str(perturbed_copy(tiny_model, run.output_dir / "v1", byte=-21)))
+    kept = run.kept_snapshot(sub.id) / "model.safetensors"
+    data = bytearray(kept.read_bytes())
+    data[-13] ^= 0x01  # what an unsandboxed agent could do beside its workspace while it runs
+    kept.write_bytes(bytes(data))
+    grade = grade_final(run)
+    assert not grade.available and "changed since it was graded" in grade.reason and grade.submission_id == sub.id
+    assert list(run.snapshot_root.iterdir()) == []  # the copy made to check it is gone

@@ -8,13 +8,17 @@ on the final part, which no submission was ever scored on, and the base model be
 run's score in the report and on the leaderboard, next to the selection score.
 
 The checkpoint graded is the grader's kept snapshot of the submission (run.py keeps the current
-candidate's), so it is the bytes the selection score was given, whatever output/ holds by then. A
+candidate's), checked against the submission's content hash, so it is the bytes the selection score
+was given, whatever output/ holds by then. A resumed run's checkpoint, graded at its first end, is
+answered from the grade cache. A
 source that declares no final part (DataSource.selection_size is None) gets no final score, said so.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,14 +54,33 @@ def read_final(records_dir: Path) -> FinalGrade | None:
     return read_json(path, FinalGrade) if path.exists() else None
 
 
-def _grade(run: GradingRun, config, model_dir: Path | None, mhash: str | None) -> EvalResult:
-    """The final part's grade of a model: from the grade cache when it is there (a resumed run's
-    checkpoint was graded at its first end), else in a worker."""
-    key = mhash or (model_key(config, model_dir) if model_dir is not None else None)
-    if key and (hit := cached_result(config, key)):
+def _verified_copy(run: GradingRun, chosen) -> Path:
+    """A fresh copy of the kept snapshot whose content hash is the submission's: the kept folder sits
+    beside the workspace, where an unsandboxed agent could have written while it ran, so what is graded
+    is checked against what was graded before. The caller removes it (GradingRun.discard_snapshot)."""
+    from rdagent_autorl.checkpoints import UnsafeTree, open_dir_nofollow, snapshot_tree
+
+    run.snapshot_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix="final-", dir=run.snapshot_root)) / "model"
+    try:
+        fd = open_dir_nofollow(run.records_dir, [FINAL_CANDIDATES, chosen.id, "model"])
+        try:
+            digest = snapshot_tree(fd, dest)
+        finally:
+            os.close(fd)
+    except (UnsafeTree, OSError) as exc:
+        run.discard_snapshot(dest)
+        raise RuntimeError(f"the grader's kept snapshot of {chosen.id} cannot be read: {exc}") from None
+    if digest != chosen.content_hash:
+        run.discard_snapshot(dest)
+        raise RuntimeError(f"the grader's kept snapshot of {chosen.id} changed since it was graded")
+    return dest
+
+
+def _grade(run: GradingRun, config, model_dir: Path) -> EvalResult:
+    """The final part's grade of a model: from the grade cache when it is there, else in a worker."""
+    if hit := cached_result(config, model_key(config, model_dir)):
         return hit
-    if model_dir is None or not model_dir.is_dir():
-        raise RuntimeError("the grader's kept snapshot of the checkpoint is gone and its final grade is not cached")
     return run_grade_worker(run.meta, model_dir, run.devices[0], run.records_dir / GRADER_LOG, part="final")
 
 
@@ -72,9 +95,13 @@ def grade_final(run: GradingRun) -> FinalGrade:
         grade = FinalGrade(available=False, time=now, reason="no scored submission")
     else:
         config = make_config(run.task, run.meta.backend, source, run.meta.limit, part="final")
+        copy = None
         try:
-            base = _grade(run, config, Path(run.meta.base_model), None)
-            result = _grade(run, config, run.kept_snapshot(chosen.id), chosen.model_hash)
+            base = _grade(run, config, Path(run.meta.base_model))
+            result = cached_result(config, chosen.model_hash) if chosen.model_hash else None
+            if result is None:
+                copy = _verified_copy(run, chosen)
+                result = _grade(run, config, copy)
         except RuntimeError as exc:  # the worker failed: recorded, and the kept snapshot stays for a retry
             grade = FinalGrade(available=False, time=now, submission_id=chosen.id, declared=chosen.declared_final,
                                selection_score=chosen.score, reason=f"the final grade failed: {exc}"[:1000])
@@ -85,5 +112,8 @@ def grade_final(run: GradingRun) -> FinalGrade:
                 n=result.n, baseline_score=base.score, baseline_ci_low=base.ci_low, baseline_ci_high=base.ci_high,
                 improvement=round(result.score - base.score, 2), model_hash=result.model_hash)
             shutil.rmtree(run.records_dir / FINAL_CANDIDATES, ignore_errors=True)  # graded and cached: not needed
+        finally:
+            if copy is not None:
+                run.discard_snapshot(copy)
     write_json_atomic(run.records_dir / FINAL, grade)
     return grade

@@ -267,8 +267,8 @@ class GradingRun:
                          Refusal(time=received, model_path=str(raw_path)[:500], status=exc.status, reason=exc.reason))
             raise
         # The snapshot is only needed while grading (the record keeps its hashes, the grade cache its
-        # result), except for the checkpoint the run's final grade will take (final.py): the best so far
-        # and the one declared final are kept, the bytes that were graded, whatever output/ holds later.
+        # result), except for the checkpoint the run's final grade would take now (final.py: the one
+        # declared final, else the best so far), kept as graded, whatever output/ holds later.
         kept = False
         try:
             record = self._grade_snapshot(raw_path, model_dir, content_hash, received, gpu, final)
