@@ -198,7 +198,7 @@ class TaskSpec:
         once, at the end of a run), or `all` of it; a source without a final part is all selection."""
         source = self.resolve_source(source)
         items = self.heldout(source)
-        size = next((s.selection_size for s in self.sources if s.name == source), None)
+        size = self._selection_size(source)
         if part == "all":
             return items
         if part not in PARTS:
@@ -210,8 +210,10 @@ class TaskSpec:
         return items[:cut] if part == "selection" else items[cut:]
 
     def has_final_part(self, source: str) -> bool:
-        source = self.resolve_source(source)
-        return next((s.selection_size for s in self.sources if s.name == source), None) is not None
+        return self._selection_size(self.resolve_source(source)) is not None
+
+    def _selection_size(self, source: str) -> int | None:
+        return next((s.selection_size for s in self.sources if s.name == source), None)
 
     def prompt(self, sample: Sample) -> Prompt:
         return self.to_prompt(sample) if self.to_prompt else sample.prompt
