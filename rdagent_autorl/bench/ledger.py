@@ -1,5 +1,7 @@
 """The ledger: one SQLite row per finished run (in the autorl home), and the leaderboard built from it:
-task x agent/driver, mean and spread over runs, like the paper's comparison tables.
+task x agent/driver, mean and spread over runs, like the paper's comparison tables. A run's score is its
+final one (grading/final.py: the chosen checkpoint on the held-out final part); the best selection score
+stays beside it. Runs with flags (run_flags) are counted and left out of the scores.
 
 Every row is signed with the installation key (installation.py) when the harness writes it. The file is
 reachable by any process of the same user, so a row without a valid signature (a forged run, an edited
@@ -117,7 +119,7 @@ def leaderboard(task: str | None = None) -> list[dict]:
         groups.setdefault((r["task"], r["agent"], r["driver"], r.get("judge") or ""), []).append(r)
     table = []
     for (t, agent, driver, judge), group in sorted(groups.items()):
-        # A flagged run (held-out items in what the agent wrote) is counted, never scored.
+        # A flagged run (run_flags: contaminated, copied or substituted model) is counted, never scored.
         rs = [r for r in group if not r.get("flags")]
         scored = [r for r in rs if r["best"] is not None]
         table.append({"task": t, "agent": agent, "driver": driver or "-", "judge": judge or "-", "runs": len(rs),
