@@ -49,6 +49,7 @@ def test_the_parts_split_the_heldout_rows_and_submissions_see_only_the_selection
 
 
 def test_the_best_submission_is_graded_on_the_final_part_from_its_kept_snapshot(run, tiny_model):
+    # weights no other test grades: the final grade must come from the kept snapshot, not the grade cache
     first = run.submit(str(perturbed_copy(tiny_model, run.output_dir / "v1", byte=-5)))
     second = run.submit(str(perturbed_copy(tiny_model, run.output_dir / "v2", byte=-9)))
     chosen = run.final_candidate()
@@ -72,8 +73,8 @@ def test_the_best_submission_is_graded_on_the_final_part_from_its_kept_snapshot(
 
 def test_a_checkpoint_declared_final_is_the_one_graded(run, tiny_model):
     client = TestClient(create_app(run))
-    perturbed_copy(tiny_model, run.output_dir / "v1", byte=-5)
-    perturbed_copy(tiny_model, run.output_dir / "v2", byte=-9)
+    perturbed_copy(tiny_model, run.output_dir / "v1", byte=-25)  # each test's own weights: nothing cached
+    perturbed_copy(tiny_model, run.output_dir / "v2", byte=-29)
     assert client.post("/submit", json={"model_path": "output/v1"}).status_code == 200
     declared = client.post("/submit", json={"model_path": "output/v2", "final": True}).json()
     assert declared["declared_final"] is True
