@@ -186,6 +186,19 @@ def test_dashboard_shows_the_leaderboard_and_a_runs_report(example_run):
     assert "Benchmark report: gsm8k-rule" in text and "sub-0001" in text
 
 
+def test_the_readme_bench_command_prints_the_selection_and_the_final_score(tmp_path, tiny_model):
+    """`rdagent autorl bench --task gsm8k-rule --agent example --smoke`, as the README shows it."""
+    proc = subprocess.run([RDAGENT, "autorl", "bench", "--task", "gsm8k-rule", "--agent", "example", "--smoke"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = Path(next(line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("run: ")))
+    final = json.loads((run_dir / "workspace.records" / "final.json").read_text())
+    assert final["available"] and final["n"] == 200  # the smoke level's final part, whole
+    assert (f"final: {final['score']} (95% CI {final['ci_low']}-{final['ci_high']}) vs base {final['baseline_score']} "
+            "on the final part") in proc.stdout
+    assert "best (selection): " in proc.stdout and "submissions: 1 (valid 1)" in proc.stdout
+
+
 def test_missing_cli_agent_fails_at_once_saying_what_to_install(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")}
     env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"

@@ -25,9 +25,12 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
     except (AgentError, TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
     rec, m = result.record, result.metrics
-    typer.echo(f"run: {result.run_dir}\nbaseline: {rec.baseline.score if rec.baseline else None}  best: {m['best_score']}  "
+    final = (f"final: {m['final_score']} (95% CI {m['final_ci'][0]}-{m['final_ci'][1]}) vs base {m['final_baseline']} "
+             f"on the final part" if m.get("final_score") is not None else f"final: none ({m.get('final_note')})")
+    typer.echo(f"run: {result.run_dir}\nbaseline: {rec.baseline.score if rec.baseline else None}  "
+               f"best (selection): {m['best_score']}  "
                f"submissions: {m['n_submissions']} (valid {m['n_valid']})  agent exit: {rec.agent_exit}"
-               f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n"
+               f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n{final}\n"
                f"report: {result.run_dir / 'reports' / 'report.md'}")
 
 
