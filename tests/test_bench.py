@@ -194,8 +194,8 @@ def test_the_readme_bench_command_prints_the_selection_and_the_final_score(tmp_p
     run_dir = Path(next(line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("run: ")))
     final = json.loads((run_dir / "workspace.records" / "final.json").read_text())
     assert final["available"] and final["n"] == 200  # the smoke level's final part, whole
-    assert (f"final: {final['score']} (95% CI {final['ci_low']}-{final['ci_high']}) vs base {final['baseline_score']} "
-            "on the final part") in proc.stdout
+    assert (f"final: {final['score']} (95% CI {final['ci_low']}-{final['ci_high']}, n=200) vs base "
+            f"{final['baseline_score']} ") in proc.stdout and "on the held-out final part: sub-0001" in proc.stdout
     assert "best (selection): " in proc.stdout and "submissions: 1 (valid 1)" in proc.stdout
 
 

@@ -65,6 +65,8 @@ def test_the_best_submission_is_graded_on_the_final_part_from_its_kept_snapshot(
     assert grade.n == 2 and grade.selection_score == best.score and grade.model_hash == best.model_hash
     assert grade.baseline_score is not None and grade.improvement == round(grade.score - grade.baseline_score, 2)
     assert read_final(run.records_dir) == grade and (run.records_dir / FINAL).exists()
+    assert grade.summary().startswith(f"{grade.score} (95% CI {grade.ci_low}-{grade.ci_high}, n=2) vs base ")
+    assert grade.summary().endswith(f"final part: {best.id}, the best selection score, graded once")
     assert not (run.records_dir / FINAL_CANDIDATES).exists()  # graded and cached: the copy is removed
     # A resumed run ends again: the same checkpoint's final grade comes from the grade cache.
     again = grade_final(run)
@@ -83,13 +85,14 @@ def test_a_checkpoint_declared_final_is_the_one_graded(run, tiny_model):
     assert [p.name for p in (run.records_dir / FINAL_CANDIDATES).iterdir()] == [declared["id"]]
     grade = grade_final(run)
     assert grade.available and grade.declared and grade.submission_id == declared["id"]
+    assert "declared final by the agent" in grade.summary()
 
 
 def test_without_a_final_part_or_a_submission_there_is_no_final_score_and_it_says_why(tiny_model, tmp_path):
     plain = GradingRun.open(tmp_path / "ws1", task=str(_task(tmp_path / "t1", None)), base_model=str(tiny_model),
                             timeout_s=3600)
     grade = grade_final(plain)
-    assert not grade.available and "no final part" in grade.reason
+    assert not grade.available and "no final part" in grade.reason and grade.summary() == f"none ({grade.reason})"
     with_part = GradingRun.open(tmp_path / "ws2", task=str(_task(tmp_path / "t2", 4)), base_model=str(tiny_model),
                                 timeout_s=3600)
     grade = grade_final(with_part)

@@ -156,12 +156,7 @@ def _score_text(obj) -> str:
 
 
 def _final_text(final) -> str:
-    if final is None or not final.available:
-        return f"none: {final.reason if final else 'no final grade recorded'}"
-    how = "declared final by the agent" if final.declared else "the best selection score"
-    return (f"{_num(final.score)} (95% CI {_num(final.ci_low)}–{_num(final.ci_high)}, n={final.n}) — "
-            f"{final.submission_id}, {how}; base model {_num(final.baseline_score)} "
-            f"({_num(final.baseline_ci_low)}–{_num(final.baseline_ci_high)}), {final.improvement:+.4g}")
+    return final.summary() if final is not None else "none (no final grade recorded)"
 
 
 def _read_diff(run: RunData, rel: str) -> str:
@@ -360,7 +355,8 @@ def _contamination_blocks(verdict: dict[str, Any]) -> list[tuple]:
 
 
 def write_report(run_dir: Path) -> dict[str, Any]:
-    """Write RUN/reports/{metrics.json, report.md, report.html, figures/*.png}; returns the metrics."""
+    """Write RUN/reports/{metrics.json, report.md, report.html, contamination.json, figures/*.png}; returns
+    the metrics."""
     run = load_run(run_dir)
     metrics = _metrics(run)
     out = run.run_dir / "reports"

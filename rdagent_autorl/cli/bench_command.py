@@ -12,6 +12,8 @@ from rdagent_autorl.cli.common import fail, run_defaults
 
 def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit) -> None:
     from rdagent_autorl.bench.agents import AgentError
+    from rdagent_autorl.grading.final import read_final
+    from rdagent_autorl.grading.run import records_dir_for
     from rdagent_autorl.grading.service import GraderStartError
     from rdagent_autorl.models.resolve import ModelError
     from rdagent_autorl.run.harness import RUNS_FOLDER, RunError, run_bench
@@ -25,12 +27,12 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
     except (AgentError, TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
     rec, m = result.record, result.metrics
-    final = (f"final: {m['final_score']} (95% CI {m['final_ci'][0]}-{m['final_ci'][1]}) vs base {m['final_baseline']} "
-             f"on the final part" if m.get("final_score") is not None else f"final: none ({m.get('final_note')})")
+    final = read_final(records_dir_for(Path(rec.workspace)))
     typer.echo(f"run: {result.run_dir}\nbaseline: {rec.baseline.score if rec.baseline else None}  "
                f"best (selection): {m['best_score']}  "
                f"submissions: {m['n_submissions']} (valid {m['n_valid']})  agent exit: {rec.agent_exit}"
-               f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n{final}\n"
+               f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n"
+               f"final: {final.summary() if final else 'none (no final grade recorded)'}\n"
                f"report: {result.run_dir / 'reports' / 'report.md'}")
 
 

@@ -48,6 +48,16 @@ class FinalGrade(BaseModel):
     improvement: float | None = None
     model_hash: str | None = None
 
+    def summary(self) -> str:
+        """One line for people (the report, the loop's scoreboard, `bench`): the score with its interval
+        and the base model's beside it, or why there is none."""
+        if not self.available:
+            return f"none ({self.reason})"
+        how = "declared final by the agent" if self.declared else "the best selection score"
+        return (f"{self.score} (95% CI {self.ci_low}-{self.ci_high}, n={self.n}) vs base {self.baseline_score} "
+                f"({self.baseline_ci_low}-{self.baseline_ci_high}), {self.improvement:+g}, on the held-out final "
+                f"part: {self.submission_id}, {how}, graded once")
+
 
 def read_final(records_dir: Path) -> FinalGrade | None:
     path = Path(records_dir) / FINAL

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from rdagent_autorl.process_control import die_with_parent, guard_process_group
+from rdagent_autorl.tasks.spec import PARTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", required=True)
     parser.add_argument("--data", default="auto")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--part", default="selection", choices=("selection", "final", "all"))
+    parser.add_argument("--part", default="selection", choices=PARTS)
     args = parser.parse_args(argv)
     die_with_parent()
     guard_process_group()

@@ -20,6 +20,7 @@ import os
 import time
 from pathlib import Path
 
+from rdagent_autorl.grading.final import FinalGrade, read_final
 from rdagent_autorl.grading.run import SCORES, records_dir_for
 from rdagent_autorl.rdloop.conf import RunContext
 from rdagent_autorl.records import read_json, write_json_atomic
@@ -110,12 +111,8 @@ def format_scoreboard(board: dict) -> str:
     best = board["best"]
     lines.append(f"best: {best['score']} (loop {best['loop']}, {best['checkpoint']}; selection part)" if best
                  else "best: no scored loop")
-    final = board.get("final")
-    if final and final.get("available"):
-        lines.append(f"final: {final['score']} (95% CI {final['ci_low']}-{final['ci_high']}, n={final['n']}) vs base "
-                     f"{final['baseline_score']} on the held-out final part, {final['submission_id']} graded once")
-    elif final:
-        lines.append(f"final: none ({final['reason']})")
+    if board.get("final"):
+        lines.append(f"final: {FinalGrade.model_validate(board['final']).summary()}")
     lines += [f"trace:     {board['trace']}   (view: rdagent autorl ui {board['run_dir']})",
               f"workspace: {board['workspace']}", f"scores:    {board['scores']}"]
     return "\n".join(lines)
@@ -138,8 +135,6 @@ class LoopAgent:
 def execute(ctx: RunContext, harness: Harness, *, session: Path | None = None, step_n: int | None = None,
             port: int = 0) -> dict:
     """Run (or resume) the loop of `ctx` in its harness; returns the scoreboard (also saved)."""
-    from rdagent_autorl.grading.final import read_final
-
     agent = LoopAgent(ctx, session=session, step_n=step_n)
     harness.run(agent, port=port)
     assert agent.board is not None
