@@ -1,5 +1,6 @@
 """This installation's secret key: it authenticates what the harness writes where an agent could also
-write (the grade cache), so a forged entry is recognised and ignored rather than trusted.
+write (the grade cache), so a forged entry is recognised and ignored rather than trusted, and it seeds
+every synthetic held-out set (`eval_seed`), so the package's code alone cannot regenerate one.
 
 The key is 32 random bytes in `<home>/installation.key` (mode 0600), created on first use. It is a
 per-machine secret, not a password: a process running as the same user with no sandbox can read it (the
@@ -60,3 +61,25 @@ def sign(payload: bytes) -> str:
 
 def verify(payload: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(payload), str(signature))
+
+
+def eval_seed(label: str) -> int:
+    """The evaluation seed of one generator (a 128-bit integer): HMAC of `label` under the installation key.
+
+    Every synthetic held-out set is drawn from such a seed, never from a constant in the package, so the code
+    alone cannot regenerate it: another installation (another key) draws other items, and the same
+    installation always draws the same ones. `label` names the task, the source and the generator's version
+    (e.g. "gsm8k-rule/smoke/synthetic-v1"): a new generator version gets a seed of its own."""
+    digest = hmac.new(installation_key(), b"eval-seed:" + label.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:16], "big")
+
+
+def seed_hash(seed: int) -> str:
+    """A public name of a seed (16 hex characters of its sha256): recorded with each grade and in workspaces,
+    it says which held-out set was graded without revealing the seed (128 bits: not worth guessing)."""
+    return hashlib.sha256(str(int(seed)).encode()).hexdigest()[:16]
+
+
+def eval_seed_hash(label: str) -> str:
+    """seed_hash(eval_seed(label))."""
+    return seed_hash(eval_seed(label))

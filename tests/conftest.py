@@ -27,6 +27,12 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "LITELLM_LOCAL
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_env(tmp_path_factory):
     home = tmp_path_factory.mktemp("autorl-home")
+    # The TEST installation key (public, for tests only; never a real installation's): the synthetic held-out sets
+    # are seeded by the installation key (installation.eval_seed), so a fixed one gives every test session, and
+    # every subprocess started with this AUTORL_HOME, the same held-out items.
+    key = home / "installation.key"
+    key.write_bytes(bytes(range(32)))
+    key.chmod(0o600)
     saved = dict(os.environ)
     os.environ.update(OFFLINE_ENV)
     os.environ["AUTORL_HOME"] = str(home)

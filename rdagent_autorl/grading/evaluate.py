@@ -42,6 +42,7 @@ class EvalConfig(BaseModel):
     protocol: str  # digest of the task's protocol files
     judge: str = ""  # the judge's identity (backend, endpoint, model) for tasks scored by one
     settings: str = ""  # the task's grade_settings() as JSON
+    eval_seed: str = ""  # generated sources: the hash of the held-out set's seed (TaskSpec.eval_seed_hash)
     scoring_version: int = SCORING_VERSION
 
     def digest(self) -> str:
@@ -71,6 +72,9 @@ class EvalResult(BaseModel):
     # Judge-scored tasks: the judge's identity, whether it is FAKE, and the calls this grade made
     # (calls, cache_hits, retries, tokens, cost_usd); a grade answered from the grade cache made none.
     judge: dict[str, Any] = {}
+    # Generated sources: the hash of this installation's held-out seed (never the seed): which held-out set
+    # was graded; grades with different hashes were graded on different items.
+    eval_seed: str = ""
 
 
 def model_key(config: EvalConfig, model: Path) -> str:
@@ -118,6 +122,7 @@ def make_config(task: TaskSpec, backend: str | None = None, data_source: str = "
         protocol=task.protocol_digest(),
         judge=judge,
         settings=settings,
+        eval_seed=task.eval_seed_hash(source),
     )
 
 
@@ -263,7 +268,7 @@ def evaluate(
         score=score, n=len(values), n_correct=sum(bool(s.correct) for s in scored) if binary else None,
         ci_low=low, ci_high=high, samples_path=str(samples_path), model_hash=mhash,
         breakdown=breakdown(task, samples, values), metrics=metrics, headline=task.headline or "mean_value",
-        judge=judge.record(),
+        judge=judge.record(), eval_seed=config.eval_seed,
         timing={"load_s": round(t1 - t0, 3), "generate_s": round(t2 - t1, 3), "score_s": round(t3 - t2, 3),
                 "total_s": round(t3 - t0, 3)},
     )

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, Field
 
+from rdagent_autorl.installation import eval_seed_hash
 from rdagent_autorl.types import Prompt, Sample, ScoredSample, TaskError
 
 PARTS = ("selection", "final", "all")  # parts of a held-out split (TaskSpec.heldout_part)
@@ -60,6 +61,9 @@ class DataSource:
     # Held-out items of the selection part (the first ones): submissions are scored on these; the rest are the
     # final part, graded once at the end of a run for the chosen checkpoint. None: no final part (all selection).
     selection_size: int | None = None
+    # Generated sources: the label of the held-out set's seed (installation.eval_seed), which the source's
+    # generator draws it with; its hash (not the seed) is recorded with every grade. "" for fixed data.
+    eval_seed_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,12 @@ class TaskSpec:
 
     def _selection_size(self, source: str) -> int | None:
         return next((s.selection_size for s in self.sources if s.name == source), None)
+
+    def eval_seed_hash(self, source: str) -> str:
+        """The public hash of a generated source's held-out seed on this installation ("" for fixed data):
+        which held-out set a grade is of, without the seed that would regenerate it."""
+        label = next((s.eval_seed_label for s in self.sources if s.name == self.resolve_source(source)), "")
+        return eval_seed_hash(label) if label else ""
 
     def prompt(self, sample: Sample) -> Prompt:
         return self.to_prompt(sample) if self.to_prompt else sample.prompt
