@@ -14,7 +14,7 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 
 # task id -> (version, TaskSpec.protocol_digest())
 PINS = {
-    "gsm8k-rule": (1, "21f4ea15e4d826aa"),
+    "gsm8k-rule": (2, "21f4ea15e4d826aa"),
     "humaneval-rule": (2, "c37b2e0a46025388"),  # 2 unreleased until issue 19 lands
     "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
     "alfworld-online": (4, "4178a9a32794bb1b"),

@@ -7,7 +7,8 @@
   problems in GSM8K's format for offline runs and tests (see `synthetic.py`): 1- and 2-step.
 - `smoke`: the easiest synthetic level, for `--smoke`: one-step problems in which no number exceeds
   20, small enough for the tiny model to learn some of in a few CPU minutes.
-Train is visible to agents; test is the held-out evaluation.
+Train is visible to agents; test is the held-out evaluation. The synthetic levels' training problems come
+from a public seed, their held-out problems from this installation's secret (EVAL_SEED_LABELS).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from rdagent_autorl.installation import eval_seed
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.types import Sample, TaskError
 
@@ -30,6 +32,8 @@ SMOKE_MAX_NUMBER, SMOKE_TRAIN, SMOKE_EVAL = 20, 1000, 400
 # prefix-stable, so the selection part is the 200 problems smoke runs were always scored on). GSM8K's
 # 1,319 test problems: 660 + 659.
 SMOKE_SELECTION, GSM8K_SELECTION = 200, 660
+# The synthetic sources' held-out seeds: installation.eval_seed(label), a secret of this installation.
+EVAL_SEED_LABELS = {"synthetic": "gsm8k-rule/synthetic/synthetic-v1", "smoke": "gsm8k-rule/smoke/synthetic-v1"}
 
 
 def local_check() -> tuple[bool, str]:
@@ -53,13 +57,18 @@ def hub_check() -> tuple[bool, str]:
     return False, "offline and not in the HF cache"
 
 
-@lru_cache(maxsize=2)
 def _synthetic(source: str) -> tuple[list[dict], list[dict]]:
+    return _synthetic_splits(source, eval_seed(EVAL_SEED_LABELS[source]))
+
+
+@lru_cache(maxsize=2)
+def _synthetic_splits(source: str, seed: int) -> tuple[list[dict], list[dict]]:
     from rdagent_autorl.tasks.gsm8k_rule.synthetic import synthetic_splits
 
     if source == "smoke":
-        return synthetic_splits(SMOKE_TRAIN, SMOKE_EVAL, difficulty=1, max_number=SMOKE_MAX_NUMBER)
-    splits = [synthetic_splits(SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL, difficulty=d) for d in SYNTHETIC_DIFFICULTIES]
+        return synthetic_splits(SMOKE_TRAIN, SMOKE_EVAL, difficulty=1, max_number=SMOKE_MAX_NUMBER, eval_seed=seed)
+    splits = [synthetic_splits(SYNTHETIC_TRAIN_PER_LEVEL, SYNTHETIC_EVAL_PER_LEVEL, difficulty=d, eval_seed=seed)
+              for d in SYNTHETIC_DIFFICULTIES]
     train = [row for tr, _ in splits for row in tr]
     seen = {row["question"] for row in train}
     # Each level's split is disjoint by construction; this also rules out overlap across levels.

@@ -12,6 +12,10 @@ equal size, buying and selling). Operands are chosen so every intermediate and f
 non-negative integer (divisions are exact, subtractions never go below zero). Generation uses
 only its own `random.Random(seed)`, so a seed always gives the same problems, and the first n
 problems of a seed do not depend on how many are asked for.
+
+Training problems come from a public seed (TRAIN_SEED); held-out problems from a seed the caller passes,
+which data.py takes from this installation's secret (installation.eval_seed): no constant here
+regenerates a held-out set.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import random
 import re
 
-TRAIN_SEED = 1
-EVAL_SEED = 2
+TRAIN_SEED = 1  # public: agents see the training problems anyway
+# The held-out seed is the installation's (data.py); 2 was the package's constant before, so its problems are
+# public: tests/test_eval_seeds.py checks that a held-out set is not that stream's.
 MAX_DIFFICULTY = 4
 
 NAMES = ["Tom", "Maya", "Liam", "Sofia", "Noah", "Aisha", "Ben", "Chloe", "Diego", "Emma", "Farid",
@@ -209,8 +214,9 @@ def generate(n: int, seed: int, difficulty: int = 2, max_number: int | None = No
 
 
 def synthetic_splits(n_train: int = 1000, n_eval: int = 200, difficulty: int = 2,
-                     max_number: int | None = None) -> tuple[list[dict], list[dict]]:
-    """Train and eval splits from disjoint seeds, with no eval question also in train.
+                     max_number: int | None = None, *, eval_seed: int) -> tuple[list[dict], list[dict]]:
+    """Train (from TRAIN_SEED) and eval (from `eval_seed`, the installation's) splits, with no eval
+    question also in train.
 
     Eval questions that repeat a train question (or an earlier eval one) are dropped and replaced
     by the next problems of the eval seed, so eval keeps n_eval items while staying reproducible.
@@ -222,7 +228,7 @@ def synthetic_splits(n_train: int = 1000, n_eval: int = 200, difficulty: int = 2
     while len(evaluation) < n_eval:
         # Generation is prefix-stable, so asking for a bigger batch only appends new problems.
         evaluation, taken = [], set()
-        for item in generate(pool, EVAL_SEED, difficulty, max_number):
+        for item in generate(pool, eval_seed, difficulty, max_number):
             if item["question"] not in seen and item["question"] not in taken:
                 taken.add(item["question"])
                 evaluation.append(item)
