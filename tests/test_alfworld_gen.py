@@ -17,6 +17,7 @@ pytest.importorskip("alfworld")
 pytest.importorskip("textworld")
 pytest.importorskip("fast_downward")
 
+from rdagent_autorl.installation import eval_seed, seed_hash  # noqa: E402
 from rdagent_autorl.tasks.alfworld_online import gen  # noqa: E402
 from rdagent_autorl.tasks.alfworld_online import rooms as alfworld_rooms  # noqa: E402
 
@@ -168,7 +169,8 @@ def test_generated_split_is_disjoint_and_cached(tmp_path, monkeypatch):
     train = gen.generated_split(tmp_path, "train", n=3)
     evals = gen.generated_split(tmp_path, "eval", n=3)
     root = tmp_path / f"alfworld-gen-v{gen.GENERATOR_VERSION}-smoke"
-    assert all(root / "train" in g.path.parents for g in train) and all(root / "eval" in g.path.parents for g in evals)
+    eval_root = root / f"eval-{seed_hash(eval_seed(gen.EVAL_SEED_LABELS['smoke']))}"  # the installation's games
+    assert all(root / "train" in g.path.parents for g in train) and all(eval_root in g.path.parents for g in evals)
     train_problems, eval_problems = {_problem(g) for g in train}, {_problem(g) for g in evals}
     assert len(train_problems) == len(eval_problems) == 3 and not train_problems & eval_problems
     # the mechanism: problems are partitioned by hash, so no train set of any size can meet an eval game

@@ -11,7 +11,8 @@ Data sources, in the order `auto` tries them:
   (134 games);
 - `generated`: never chosen by `auto` (its scores are not ALFWorld scores). Seeded games in the
   official format built by `gen.py` with ALFWorld's own tooling, all six
-  task types, rooms close to ALFWorld's in size, disjoint train and evaluation games;
+  task types, rooms close to ALFWorld's in size, disjoint train and evaluation games (the evaluation
+  games' seed is this installation's secret, gen.EVAL_SEED_LABELS);
 - `smoke`: the generator's small rooms (3-5 receptacles, short solutions), for CPU smoke runs.
 
 Agents get `data/train.jsonl` (one row per training game: the game file under `data/games/`, its
@@ -27,9 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdagent_autorl.envs import protocol
+from rdagent_autorl.installation import eval_seed
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks.alfworld_online import recipes, rollout
 from rdagent_autorl.tasks.alfworld_online.env import ACTION_MAX_TOKENS
+from rdagent_autorl.tasks.alfworld_online.gen import EVAL_SEED_LABELS
 from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
 from rdagent_autorl.types import Sample, TaskError
 
@@ -70,8 +73,14 @@ def _official_check() -> tuple[bool, str]:
     return True, ""
 
 
-@lru_cache(maxsize=8)
 def _games(split: str, source: str):
+    # The evaluation games of a generated source: this installation's secret seed (a new key, new games).
+    seed = eval_seed(EVAL_SEED_LABELS[GENERATED[source][0]]) if source in GENERATED and split == "eval" else None
+    return _games_of(split, source, seed)
+
+
+@lru_cache(maxsize=8)
+def _games_of(split: str, source: str, seed: int | None):
     ok, why = _engine_check()
     if not ok:
         raise TaskError(why)
@@ -82,7 +91,7 @@ def _games(split: str, source: str):
     else:  # built on first use, then cached
         level, n_train, n_selection, n_final = GENERATED[source]
         games = generated_split(get_settings().cache_path, split, n=n_train if split == "train" else n_selection + n_final,
-                                level=level)
+                                level=level, seed=seed)
     if not games:
         raise TaskError(f"no ALFWorld games found for the {split} split of source '{source}'")
     return tuple(games)
@@ -146,14 +155,16 @@ TASK = TaskSpec(
     # 3: the prompt became the whole episode with one system message for every game (2), then the task is
     # restated in every turn (3); grades cached under an earlier protocol must never be reused. 4: env.py and
     # protocol.py gained the online templates' interface; the play is unchanged (tests/data pin of episodes).
-    version=4,
+    # 5: the generated sources' evaluation games come from the installation's secret seed (gen.py).
+    version=5,
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("official", "ALFWorld json_2.1.1 train / valid_unseen games", _official_check),
         DataSource("generated", "seeded games in ALFWorld's format, all six task types (offline)", _engine_check,
-                   auto=False, selection_size=GENERATED["generated"][2]),
+                   auto=False, selection_size=GENERATED["generated"][2],
+                   eval_seed_label=EVAL_SEED_LABELS[GENERATED["generated"][0]]),
         DataSource("smoke", "generated games in small rooms, for CPU smoke runs (--smoke)", _engine_check, auto=False,
-                   selection_size=GENERATED["smoke"][2]),
+                   selection_size=GENERATED["smoke"][2], eval_seed_label=EVAL_SEED_LABELS[GENERATED["smoke"][0]]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),

@@ -22,7 +22,8 @@ commands: its put action reads `move X to Y` (`put X in Y` answers "Nothing happ
 Layout (as alfworld-download): `<out>/<task_type>-<Object>-None-<Parent or lamp>-<scene>/trial_<seed>_<index>/`
 holding `traj_data.json` (task_type, pddl_params, scene, and our `generator` block with seed, level,
 version, index and the goal sentence as the game shows it) and `game.tw-pddl` (pddl_domain, grammar,
-pddl_problem, solvable, walkthrough).
+pddl_problem, solvable, walkthrough). A secret seed (the evaluation games': the installation's,
+installation.eval_seed) is written as its public hash instead, in the folder name and the block alike.
 
 Determinism: game `index` depends only on (seed, level, split, task_types, index), so the same call
 writes byte-identical files and a larger `n` extends a smaller one (and reuses it from disk).
@@ -44,6 +45,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
+from rdagent_autorl.installation import eval_seed, seed_hash
+
 TASK_TYPES: tuple[str, ...] = (
     "pick_and_place_simple",
     "look_at_obj_in_light",
@@ -55,7 +58,12 @@ TASK_TYPES: tuple[str, ...] = (
 LEVELS = ("smoke", "standard")
 GENERATOR_VERSION = 1
 
-_SPLIT_SEEDS = {"train": 0x5EEDA, "eval": 0x5EEDB}  # seed streams A and B of generated_split
+TRAIN_SEED = 0x5EEDA  # seed stream A of generated_split: public (agents see the training games anyway)
+# Stream B, the evaluation games', is this installation's secret: installation.eval_seed of the level's label
+# (0x5EEDB was the package's constant before: its games are public and never held out).
+EVAL_SEED_LABELS = {"standard": f"alfworld-online/generated/gen-v{GENERATOR_VERSION}",
+                    "smoke": f"alfworld-online/smoke/gen-v{GENERATOR_VERSION}"}
+SPLITS = ("train", "eval")
 _MAX_ATTEMPTS = 200
 _TMP_PREFIX = ".tmp-"
 _GOAL_RE = re.compile(r"Your task is to: ([^\n\"]*)")
@@ -69,7 +77,7 @@ class GameInfo:
     task_type: str
     goal: str  # as the game shows it after "Your task is to: ", e.g. "put a mug in shelf."
     walkthrough: tuple[str, ...]
-    seed: int  # -1 for games this module did not generate (official data)
+    seed: int | str  # -1 for games this module did not generate (official data); a secret seed's hash
     index: int  # -1 likewise
 
 
@@ -166,7 +174,7 @@ def _read_game(trial: Path) -> GameInfo | None:
         m = _GOAL_RE.search(game.get("grammar", ""))
         goal = m.group(1).strip() if m else ""
     return GameInfo(path=trial, game_file=trial / "game.tw-pddl", task_type=traj["task_type"], goal=goal,
-                    walkthrough=tuple(game.get("walkthrough") or ()), seed=int(gen.get("seed", -1)),
+                    walkthrough=tuple(game.get("walkthrough") or ()), seed=_seed_name(gen.get("seed", -1)),
                     index=int(gen.get("index", -1)))
 
 
@@ -221,8 +229,13 @@ def _commit(engine: _Engine, out_dir: Path, folder: str, trial: str, problem: st
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _seed_name(seed) -> int | str:
+    return seed if isinstance(seed, str) else int(seed)
+
+
 def _generate(out_dir: Path, n: int, seed: int, level: str, task_types: Sequence[str],
-              split: str | None) -> list[GameInfo]:
+              split: str | None, secret: bool = False) -> list[GameInfo]:
+    """`secret`: the seed is never written (folder names and traj_data.json name it by its public hash)."""
     task_types = tuple(task_types)
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -237,13 +250,14 @@ def _generate(out_dir: Path, n: int, seed: int, level: str, task_types: Sequence
     for p in sorted(out_dir.glob("*/trial_*")):
         trials.setdefault(p.name, []).append(p)
 
+    name: int | str = seed_hash(seed) if secret else seed
     engine: _Engine | None = None
     seen: set[str] = set()  # problems of the earlier games of this call: no duplicates within a set
     games = []
     for index in range(n):
         task_type = task_types[index % len(task_types)]
-        trial = f"trial_{seed}_{index}"
-        meta = {"seed": seed, "index": index, "level": level, "version": GENERATOR_VERSION, "split": split,
+        trial = f"trial_{name}_{index}"
+        meta = {"seed": name, "index": index, "level": level, "version": GENERATOR_VERSION, "split": split,
                 "task_type": task_type, "task_types": list(task_types)}
         info = None
         for p in trials.get(trial, []):
@@ -279,7 +293,7 @@ def _generate(out_dir: Path, n: int, seed: int, level: str, task_types: Sequence
             log.info("%s: %s (%d steps, rejects %s)", final, info.goal, len(info.walkthrough), dict(rejects))
             break
         if info is None:
-            raise RuntimeError(f"no valid {task_type} game for seed={seed} index={index}: {dict(rejects)}")
+            raise RuntimeError(f"no valid {task_type} game for seed={name} index={index}: {dict(rejects)}")
         games.append(info)
     return games
 
@@ -307,15 +321,23 @@ def load_games(root: Path) -> list[GameInfo]:
     return sorted(games, key=lambda g: g.path)
 
 
-def generated_split(cache_dir: Path, split: str, *, n: int, level: str = "smoke") -> list[GameInfo]:
-    """`n` games of the train or eval split, cached in cache_dir/alfworld-gen-v<VERSION>-<level>/<split>/.
-    Train draws from seed stream A, eval from stream B. On top of that, problems are partitioned by the
+def generated_split(cache_dir: Path, split: str, *, n: int, level: str = "smoke",
+                    seed: int | None = None) -> list[GameInfo]:
+    """`n` games of the train or eval split, cached in cache_dir/alfworld-gen-v<VERSION>-<level>/<split>/
+    (eval: `eval-<the seed's hash>/`, so games of another key are never reused). Train draws from seed stream
+    A (TRAIN_SEED, public), eval from stream B: `seed`, by default this installation's secret for the level
+    (installation.eval_seed(EVAL_SEED_LABELS[level])). On top of that, problems are partitioned by the
     hash of their pddl_problem: a draw whose problem belongs to the other split is dropped and redrawn,
     so no eval game equals a train game for any sizes of the two sets."""
-    if split not in _SPLIT_SEEDS:
+    if split not in SPLITS:
         raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
-    root = Path(cache_dir) / f"alfworld-gen-v{GENERATOR_VERSION}-{level}" / split
-    return _generate(root, n, _SPLIT_SEEDS[split], level, TASK_TYPES, split=split)
+    if level not in EVAL_SEED_LABELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    base = Path(cache_dir) / f"alfworld-gen-v{GENERATOR_VERSION}-{level}"
+    if split == "train":
+        return _generate(base / split, n, TRAIN_SEED if seed is None else seed, level, TASK_TYPES, split=split)
+    seed = eval_seed(EVAL_SEED_LABELS[level]) if seed is None else seed
+    return _generate(base / f"eval-{seed_hash(seed)}", n, seed, level, TASK_TYPES, split=split, secret=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
