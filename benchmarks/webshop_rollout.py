@@ -71,7 +71,8 @@ def search_and_nouns(args) -> None:
     from rdagent_autorl.tasks.webshop_online.env import Catalogue, oracle_query
 
     n_per_type = max(1, args.catalogue_size // 20)
-    path, splits = data.load_generated("bench", n_per_type, args.pairs, 0, Path(tempfile.mkdtemp()), seed=7)
+    path, splits = data.load_generated("bench", n_per_type, args.pairs, 0, Path(tempfile.mkdtemp()), seed=7,
+                                       eval_seed=0)  # no held-out goals drawn
     import json
 
     products = json.loads(Path(path).read_text())

@@ -18,7 +18,7 @@ PINS = {
     "humaneval-rule": (2, "c37b2e0a46025388"),  # 2 unreleased until issue 19 lands
     "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
     "alfworld-online": (5, "4178a9a32794bb1b"),
-    "webshop-online": (1, "4831e6f298883a16"),
+    "webshop-online": (2, "4831e6f298883a16"),
     "deepsearchqa-online": (2, "93261170e55ea730"),
 }
 

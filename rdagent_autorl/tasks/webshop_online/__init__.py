@@ -11,7 +11,8 @@ Data sources, in the order `auto` tries them:
   evaluation = the official test goals 0-499, training goals 1500 on (500-1499 = dev, unused);
 - `generated`: never chosen by `auto`. A SYNTHETIC catalogue (gen.py: 1,000 products in WebShop's raw
   schema) and synthetic goals made as WebShop makes them; disjoint training and held-out goals and
-  products bought. Its scores are not WebShop scores;
+  products bought (the held-out goals come from this installation's secret seed, EVAL_SEED_LABELS). Its
+  scores are not WebShop scores;
 - `smoke`: the generator at a small size (80 products), for CPU smoke runs (SYNTHETIC too).
 
 Agents get data/train.jsonl (one row per training goal: the instruction, the goal's fields, the target
@@ -25,18 +26,21 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdagent_autorl.envs import protocol
+from rdagent_autorl.installation import eval_seed
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
 from rdagent_autorl.tasks.webshop_online import recipes, rollout
 from rdagent_autorl.tasks.webshop_online.env import ACTION_MAX_TOKENS
+from rdagent_autorl.tasks.webshop_online.gen import GENERATOR_VERSION
 from rdagent_autorl.types import Sample, TaskError
 
 HERE = Path(__file__).resolve().parent
 CATALOGUE_LINK = "catalogue.json"  # data/catalogue.json -> the processed catalogue, in every workspace
 # Generated sources: (products per type (20 types), training goals, held-out goals of the selection part, of the
-# final part, seed). The held-out draws are prefix-stable, so the selection part is the goals these sources
-# held out before they had a final part.
+# final part, seed of the catalogue and the training goals (public)). The held-out draws are prefix-stable: the
+# first goals are the selection part. The held-out goals' seed is the installation's secret (installation.eval_seed).
 GENERATED = {"generated": (50, 2000, 500, 500, 1), "smoke": (4, 300, 30, 30, 2)}
+EVAL_SEED_LABELS = {source: f"webshop-online/{source}/gen-v{GENERATOR_VERSION}" for source in GENERATED}
 ENV_FILES = {"webshop_env.py": HERE / "env.py", "webshop_reward.py": HERE / "reward.py",
              "protocol.py": Path(protocol.__file__)}
 
@@ -58,9 +62,13 @@ def _official_check() -> tuple[bool, str]:
     return True, ""
 
 
-@lru_cache(maxsize=4)
 def _goals(source: str) -> tuple[str, dict[str, list[dict]]]:
     """(the catalogue file, {split: goals}) of a source, built on first use and cached on disk."""
+    return _goals_of(source, eval_seed(EVAL_SEED_LABELS[source]) if source in GENERATED else None)
+
+
+@lru_cache(maxsize=4)
+def _goals_of(source: str, secret: int | None) -> tuple[str, dict[str, list[dict]]]:
     from rdagent_autorl.tasks.webshop_online import data
 
     cache = get_settings().cache_path
@@ -73,7 +81,7 @@ def _goals(source: str) -> tuple[str, dict[str, list[dict]]]:
         splits = {"train": data.split_goals(goals, "train"), "test": data.split_goals(goals, "test")}
     else:
         n_per_type, n_train, n_selection, n_final, seed = GENERATED[source]
-        path, splits = data.load_generated(source, n_per_type, n_train, n_selection + n_final, cache, seed)
+        path, splits = data.load_generated(source, n_per_type, n_train, n_selection + n_final, cache, seed, secret)
     for split, goals in splits.items():
         if not goals:
             raise TaskError(f"source '{source}' has no {split} goals (the small official set may hold fewer than "
@@ -117,14 +125,14 @@ TASK = TaskSpec(
     id="webshop-online",
     level=3,
     title="WebShop product search and purchase, online RL with environment rollouts (mean reward)",
-    version=1,
+    version=2,  # 2: the generated sources' held-out goals come from the installation's secret seed (gen.py v2)
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("official", "WebShop's products and human goals (test 0-499, train 1500+)", _official_check),
         DataSource("generated", "SYNTHETIC catalogue (1,000 products) and goals made as WebShop makes them (offline)",
-                   auto=False, selection_size=GENERATED["generated"][2]),
+                   auto=False, selection_size=GENERATED["generated"][2], eval_seed_label=EVAL_SEED_LABELS["generated"]),
         DataSource("smoke", "SYNTHETIC small catalogue (80 products) and goals, for CPU smoke runs (--smoke)",
-                   auto=False, selection_size=GENERATED["smoke"][2]),
+                   auto=False, selection_size=GENERATED["smoke"][2], eval_seed_label=EVAL_SEED_LABELS["smoke"]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("test"),

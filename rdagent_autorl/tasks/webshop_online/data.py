@@ -167,22 +167,28 @@ def load_official(folder: Path, cache_dir: Path) -> tuple[Path, list[dict]]:
 
 
 def load_generated(level: str, n_per_type: int, n_train: int, n_eval: int, cache_dir: Path,
-                   seed: int) -> tuple[Path, dict[str, list[dict]]]:
+                   seed: int, eval_seed: int) -> tuple[Path, dict[str, list[dict]]]:
     """A SYNTHETIC catalogue and its goals: (the catalogue file, {"train": goals, "test": goals}).
 
     Products are partitioned between the splits by a hash of their asin (about a fifth held out): a
     held-out goal's product is never a training goal's, though every product is in the catalogue. Goals
-    are drawn by weight without replacement (WebShop's limit_goals), with seeds of their own per split."""
-    from rdagent_autorl.tasks.webshop_online.gen import GENERATOR_VERSION, generate_raw
+    are drawn by weight without replacement (WebShop's limit_goals). The products and the training goals
+    come from `seed` (public: agents get both). The held-out goals come from `eval_seed` (the installation's
+    secret) alone: each held-out product's instruction is drawn again from it (gen.redraw_instruction), then
+    the goals' price limits and weights, and the draws. The catalogue file holds no goal instruction (the
+    environment never reads one), so the file agents get names no held-out goal."""
+    from rdagent_autorl.tasks.webshop_online.gen import GENERATOR_VERSION, generate_raw, redraw_instruction
 
     raw, records = generate_raw(n_per_type, seed)
     products = process_products(raw, records, None, random.Random(seed + 1))
     goals = synthetic_goals(products, random.Random(seed + 2))
     held_out = {p["asin"] for p in products if int(hashlib.sha256(p["asin"].encode()).hexdigest(), 16) % 5 == 0}
+    secret = random.Random(eval_seed)
+    held_goals = synthetic_goals([redraw_instruction(p, secret) for p in products if p["asin"] in held_out], secret)
+    pools = {"train": [g for g in goals if g["asin"] not in held_out], "test": held_goals}
     splits = {}
-    for split, n, split_seed in (("train", n_train, seed + 3), ("test", n_eval, seed + 4)):
-        pool = [g for g in goals if (g["asin"] in held_out) == (split == "test")]
-        rng = random.Random(split_seed)
+    for split, n, rng in (("train", n_train, random.Random(seed + 3)), ("test", n_eval, secret)):
+        pool = pools[split]
         chosen: list[dict] = []
         while pool and len(chosen) < n:  # weighted draws without replacement
             i = rng.choices(range(len(pool)), weights=[g["weight"] for g in pool])[0]
@@ -191,4 +197,5 @@ def load_generated(level: str, n_per_type: int, n_train: int, n_eval: int, cache
             g["id"] = f"synthetic-{split}-{i}"
         splits[split] = chosen
     path = cache_dir / f"webshop-gen-v{GENERATOR_VERSION}-{level}-{seed}" / "catalogue.json"
-    return write_catalogue(products, path), splits
+    public = [{k: v for k, v in p.items() if k not in ("instruction_text", "instruction_attributes")} for p in products]
+    return write_catalogue(public, path), splits

@@ -11,6 +11,9 @@ overlapping attribute sets, and titles that differ in a word or two (same brand,
 Goals are made the way WebShop makes synthetic goals (goal.py's get_synthetic_goals): one per product
 x option combination, the instruction + " with <option>: <value>, and ..." + a price limit above the
 price, weighted by inverse attribute frequency. Scores on them are NOT WebShop scores.
+
+The products and the training goals come from public seeds; the held-out goals (their instructions, price
+limits and which are drawn) from this installation's secret seed (data.load_generated, redraw_instruction).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import random
 import string
 
-GENERATOR_VERSION = 1
+# 2: held-out goals are drawn from the installation's secret stream, and the catalogue file holds no product's
+# goal instruction (data.load_generated); the products and the training goals are version 1's.
+GENERATOR_VERSION = 2
 # category -> product types: (title noun, query, product_category path, attributes, options {name: values}, price range)
 _C = "›"
 TYPES = {
@@ -131,10 +136,26 @@ def _product(rng: random.Random, category: str, kind: tuple, brand: str, attribu
            "pricing": pricing, "images": [f"https://example.invalid/synthetic/{asin}.jpg"], "product_category": path,
            "query": query, "category": category,
            "customization_options": {name: [{"value": v, "image": None} for v in vs] for name, vs in options.items()}}
+    text, wanted = _instruction(rng, noun, attributes)
+    return raw, {"attributes": attributes, "instruction": text, "instruction_attributes": wanted}
+
+
+def _instruction(rng: random.Random, noun: str, attributes: list) -> tuple[str, list]:
+    """A product's goal instruction: 1-2 of its attributes in one of the INSTRUCTIONS; (text, those attributes)."""
     wanted = rng.sample(attributes, min(len(attributes), rng.randint(1, 2)))
     a = "an" if noun[0] in "aeiou" else "a"
-    text = rng.choice(INSTRUCTIONS).format(a=a, noun=noun, attrs=" and ".join(wanted))
-    return raw, {"attributes": attributes, "instruction": text, "instruction_attributes": wanted}
+    return rng.choice(INSTRUCTIONS).format(a=a, noun=noun, attrs=" and ".join(wanted)), wanted
+
+
+_NOUNS = {kind[1].lower().strip(): kind[0] for kinds in TYPES.values() for kind in kinds}  # query -> title noun
+
+
+def redraw_instruction(product: dict, rng: random.Random) -> dict:
+    """A copy of a processed product with its goal instruction drawn again from `rng`: held-out goals are made
+    from such copies with the installation's secret stream, so the public stream's instructions (and the
+    catalogue) do not tell them."""
+    text, wanted = _instruction(rng, _NOUNS[product["query"]], list(product["Attributes"]))
+    return {**product, "instruction_text": text, "instruction_attributes": wanted}
 
 
 def generate_raw(n_per_type: int, seed: int) -> tuple[list[dict], dict]:
