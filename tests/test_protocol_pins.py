@@ -19,7 +19,7 @@ PINS = {
     "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
     "alfworld-online": (5, "4178a9a32794bb1b"),
     "webshop-online": (2, "4831e6f298883a16"),
-    "deepsearchqa-online": (2, "93261170e55ea730"),
+    "deepsearchqa-online": (3, "b49fcb7cc7f8f37c"),
 }
 
 

@@ -10,7 +10,8 @@ category and per answer type.
 Data sources, in the order `auto` tries them:
 - `deepsearchqa`: Google DeepMind's DeepSearchQA (dsqa.py): 900 prompts, a seeded 100 / 200 split;
 - `synthetic`: never chosen by `auto` (its scores are not DeepSearchQA scores). SYNTHETIC multi-hop and
-  set-answer questions over the offline collection (gen.py, corpus.py), 1000 training / 200 held-out;
+  set-answer questions over the offline collection (gen.py, corpus.py), 1000 training / 200 + 200 held-out
+  (the held-out questions' seed is this installation's secret, EVAL_SEED_LABELS);
 - `smoke`: the generator's shortest questions (2-hop chains, 1-hop sets), 600 / 30, for CPU smoke runs.
 
 Agents get `data/train.jsonl` (one row per training question: "prompt" (the question), "answer",
@@ -27,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from rdagent_autorl.envs import protocol
+from rdagent_autorl.installation import eval_seed
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks.deepsearchqa_online import autorater, backends, corpus, dsqa, recipes, rollout, search
 from rdagent_autorl.tasks.deepsearchqa_online.env import ACTION_MAX_TOKENS
@@ -35,21 +37,27 @@ from rdagent_autorl.types import Sample
 
 HERE = Path(__file__).resolve().parent
 # Generated sources: (generator level, training questions, held-out questions of the selection part, of the final
-# part, seed). The final part is generated after the training questions, so the selection and training
-# questions are the ones these sources had before they had a final part.
+# part, seed of the training questions (public)). The held-out questions' seed is this installation's secret
+# (installation.eval_seed(EVAL_SEED_LABELS[source])); the training questions are the ones these sources always had.
 GENERATED = {"synthetic": ("standard", 1000, 200, 200, 20260), "smoke": ("smoke", 600, 30, 30, 20261)}
+EVAL_SEED_LABELS = {source: f"deepsearchqa-online/{source}/gen-v2" for source in GENERATED}
 # The environment interface, copied into <workspace>/env/ (with search.json, written per run).
 ENV_FILES = {"deepsearch_env.py": HERE / "env.py", "protocol.py": Path(protocol.__file__),
              "deepsearch_search.py": HERE / "search.py", "deepsearch_autorater.py": HERE / "autorater.py"}
 
 
-@lru_cache(maxsize=4)
 def _generated(source: str) -> dict[str, tuple[Sample, ...]]:
+    return _generated_of(source, eval_seed(EVAL_SEED_LABELS[source]))
+
+
+@lru_cache(maxsize=4)
+def _generated_of(source: str, secret: int) -> dict[str, tuple[Sample, ...]]:
     from rdagent_autorl.tasks.deepsearchqa_online.gen import Generator
 
     level, n_train, n_selection, n_final, seed = GENERATED[source]
     retriever = search.LocalSearch(corpus.collection_folder())
-    questions = Generator(list(retriever.docs), retriever).split(seed, n_train, n_selection, level, n_final=n_final)
+    questions = Generator(list(retriever.docs), retriever).split(seed, n_train, n_selection, level, n_final=n_final,
+                                                                 eval_seed=secret)
     return {split: tuple(Sample(id=q.id, prompt=q.question, answer=q.answer,
                                 meta={"answer_type": q.answer_type, "problem_category": q.category, "hops": q.hops,
                                       "answers": q.answers, "expert": q.expert, "chain": q.chain, "synthetic": True})
@@ -65,7 +73,7 @@ def _loader(split: str):
 
 def split_record(source: str) -> dict:
     """How the split was drawn, for the workspace: sizes, seed, and a digest of the held-out ids (not the ids,
-    questions or answers)."""
+    questions or answers); a generated source's held-out seed only by its hash (never the seed)."""
     heldout = [s.id for s in TASK.heldout(source)]
     record = {"source": source, "n_train": len(TASK.train(source)), "n_heldout": len(heldout),
               "n_selection": len(TASK.heldout_part(source, "selection")),
@@ -77,7 +85,7 @@ def split_record(source: str) -> dict:
                       - s.deepsearchqa_eval_size)
     else:
         level, _, _, _, seed = GENERATED[source]
-        record.update(seed=seed, generator_level=level, synthetic=True,
+        record.update(train_seed=seed, eval_seed_hash=TASK.eval_seed_hash(source), generator_level=level, synthetic=True,
                       note="SYNTHETIC questions over the offline Wikipedia collection; not DeepSearchQA")
     return record
 
@@ -120,15 +128,19 @@ TASK = TaskSpec(
     id="deepsearchqa-online",
     level=3,
     title="Deep-search QA with tools (search, open, answer), online RL; DeepSearchQA F1 autorater",
-    version=2,  # 2: the generated held-out splits have a final part (gen.py)
+    # 2: the generated held-out splits have a final part (gen.py). 3: their held-out questions come from the
+    # installation's secret seed.
+    version=3,
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("deepsearchqa", "DeepSearchQA DSQA-full.csv (hub google/deepsearchqa or AUTORL_DEEPSEARCHQA_PATH)",
                    dsqa.check),
         DataSource("synthetic", "SYNTHETIC multi-hop / set questions over the offline Wikipedia collection",
-                   _synthetic_check, auto=False, selection_size=GENERATED["synthetic"][2]),
+                   _synthetic_check, auto=False, selection_size=GENERATED["synthetic"][2],
+                   eval_seed_label=EVAL_SEED_LABELS["synthetic"]),
         DataSource("smoke", "SYNTHETIC short questions over the offline collection, for CPU smoke runs (--smoke)",
-                   _synthetic_check, auto=False, selection_size=GENERATED["smoke"][2]),
+                   _synthetic_check, auto=False, selection_size=GENERATED["smoke"][2],
+                   eval_seed_label=EVAL_SEED_LABELS["smoke"]),
     ),
     load_train=_loader("train"),
     load_eval=_loader("eval"),

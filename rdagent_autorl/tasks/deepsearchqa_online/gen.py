@@ -12,7 +12,8 @@ whole collection, a linked one among the links of the article before it), so the
 answer; the start article is among the local backend's top results for its description, so the expert
 can find it. The expert's calls (search the start description, open each article of the chain, answer)
 are stored with each question: the SFT demonstrations. Train and held-out questions start from disjoint
-articles (a seeded shuffle of the start articles, the held-out ones first).
+articles: the training questions from a public seed, the held-out ones from the installation's secret seed
+(installation.eval_seed), among the start articles the public stream left (Generator.split).
 """
 
 from __future__ import annotations
@@ -112,25 +113,41 @@ class Generator:
         return Question("", text, answers, answer_type, start.topic or "Uncategorized", hops, expert,
                         [d.doc_id for d in opened])
 
-    def split(self, seed: int, n_train: int, n_eval: int, level: str = "standard",
-              n_final: int = 0) -> dict[str, list[Question]]:
-        """Seeded train and held-out questions from disjoint start articles. The held-out split is `n_eval`
-        questions, then `n_final` more (its final part) drawn after the training ones, so that adding a
-        final part changes neither the first held-out questions nor the training ones."""
+    def split(self, seed: int, n_train: int, n_eval: int, level: str = "standard", n_final: int = 0,
+              *, eval_seed: int) -> dict[str, list[Question]]:
+        """Train and held-out questions from disjoint start articles: training ones from `seed` (public: agents
+        get them), held-out ones from `eval_seed` (the installation's secret) alone.
+
+        The public stream is version 1's: a shuffle of the start articles, `n_eval` questions, the `n_train`
+        training questions (unchanged), then `n_final` more; v1's held-out questions (the first and the last
+        of these) are public now and never held out. The held-out questions are drawn from the start articles
+        the public stream did not reach, in an order shuffled by `eval_seed`: `n_eval` (the selection part)
+        then `n_final` more, prefix-stable."""
         rng = random.Random(seed)
         starts = self.starts[:]
         rng.shuffle(starts)
-        out: dict[str, list[Question]] = {"eval": [], "train": []}
         kinds = KINDS[level]
+        public: dict[str, list[Question]] = {"v1-eval": [], "train": []}
         pos = 0
-        for split, n in (("eval", n_eval), ("train", n_train), ("eval", n_eval + n_final)):
-            while len(out[split]) < n and pos < len(starts):
-                start = self.by_id[starts[pos]]
+
+        def draw(out: list[Question], n: int, order: list[str], rng: random.Random, split: str) -> None:
+            nonlocal pos
+            while len(out) < n and pos < len(order):
+                start = self.by_id[order[pos]]
                 pos += 1  # each start article is used once, by one split
-                kind, hops = kinds[len(out[split]) % len(kinds)]
+                kind, hops = kinds[len(out) % len(kinds)]
                 q = self.make(start, kind, hops, rng, level)
                 if q is None or not self.findable(start):
                     continue
-                q.id = f"synthetic-{level}-{split}-{len(out[split]):04d}"
-                out[split].append(q)
-        return out
+                q.id = f"synthetic-{level}-{split}-{len(out):04d}"
+                out.append(q)
+
+        draw(public["v1-eval"], n_eval, starts, rng, "eval")
+        draw(public["train"], n_train, starts, rng, "train")
+        draw(public["v1-eval"], n_eval + n_final, starts, rng, "eval")
+        rest, secret = starts[pos:], random.Random(eval_seed)
+        secret.shuffle(rest)
+        held: list[Question] = []
+        pos = 0
+        draw(held, n_eval + n_final, rest, secret, "eval")
+        return {"eval": held, "train": public["train"]}
