@@ -16,7 +16,7 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 PINS = {
     "gsm8k-rule": (2, "21f4ea15e4d826aa"),
     "humaneval-rule": (2, "c37b2e0a46025388"),  # 2 unreleased until issue 19 lands
-    "alpacaeval-judge": (1, "d8dd87aee622fd0e"),
+    "alpacaeval-judge": (2, "d8dd87aee622fd0e"),
     "alfworld-online": (5, "4178a9a32794bb1b"),
     "webshop-online": (2, "4831e6f298883a16"),
     "deepsearchqa-online": (3, "b49fcb7cc7f8f37c"),

