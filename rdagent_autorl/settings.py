@@ -69,6 +69,14 @@ class AutoRLSettings(BaseSettings):
     code_sandbox: Literal["auto", "bwrap", "guards"] = Field(
         default="auto", description="What isolates model-written code: bubblewrap, or Python-level guards only "
         "(weaker); auto = bwrap where it works, else guards with a warning (scoring/code_sandbox.py).")
+    agent_sandbox: Literal["auto", "bwrap", "docker", "none"] = Field(
+        default="auto", description="What confines a bench agent (bench --sandbox): auto = bwrap where it starts, "
+        "else none with a warning (run/sandbox.py).")
+    training_sandbox: Literal["auto", "bwrap", "docker", "none"] = Field(
+        default="auto", description="What confines the training code the loop's driver LLM writes (coder dry runs, "
+        "runner training) in `rdagent autorl --task`: as agent_sandbox (run/sandbox.py).")
+    sandbox_image: str = Field(default="", description="Image of --sandbox docker [default: python:<this "
+                               "interpreter's X.Y>-slim].")
     contamination_ngram: int = Field(default=13, ge=4, description="Words per n-gram of the contamination check.")
     contamination_min_words: int = Field(default=8, ge=1, description="Shortest held-out item the check matches "
                                          "whole (shorter than the n-gram).")

@@ -25,12 +25,20 @@ def make_agent(folder: Path, script: str, name: str) -> Path:
     return folder
 
 
-def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None):
-    """A smoke run (AUTORL_SMOKE=1: the example agent runs the task's smoke steps) on 16 held-out items."""
+def bench(home: Path, agent: str, *, timeout_s: int = 600, extra_env=None, sandbox: str | None = None):
+    """A smoke run (AUTORL_SMOKE=1: the example agent runs the task's smoke steps) on 16 held-out items, in the
+    default agent sandbox (bwrap here and in CI) unless `sandbox` says otherwise."""
     from rdagent_autorl.run.harness import run_bench
 
     return run_bench("gsm8k-rule", agent, model="tiny", data="smoke", timeout_s=timeout_s, gpus=[], limit=16,
-                     runs_dir=home / "bench", smoke=True, extra_env=extra_env, poll_s=0.5)
+                     runs_dir=home / "bench", smoke=True, extra_env=extra_env, poll_s=0.5, sandbox=sandbox)
+
+
+def _default_sandbox() -> str:
+    """bwrap wherever it starts (CI installs it), else none."""
+    from rdagent_autorl.run.sandbox import bwrap_unavailable_reason
+
+    return "none" if bwrap_unavailable_reason() and not os.environ.get("CI") else "bwrap"
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +52,7 @@ def test_example_agent_end_to_end(example_run):
     result = example_run
     run_dir, rec = result.run_dir, result.record
     assert rec.agent_exit == 0 and not rec.killed_at_deadline, (run_dir / "agent.log").read_text()[-2000:]
+    assert rec.sandbox == _default_sandbox()  # the example agent works in the agent sandbox unchanged
     ws = Path(rec.workspace)
     for name in ("description.md", "instructions.md", "data/train.jsonl", "base_model", "code/grpo_rule.py", "run_meta.json"):
         assert (ws / name).exists(), name
@@ -113,7 +122,8 @@ def test_cheating_agent_is_refused_or_flagged_and_the_report_shows_it(_isolated_
 
 
 LEAKER = r'''
-# Unsandboxed, the project's own Python can load any task's held-out split: the check must catch its use.
+# Unsandboxed (--sandbox none), the project's own Python can load any task's held-out split with this
+# installation's key: the check must catch its use. (In the sandbox it cannot: tests/test_sandbox_agent.py.)
 "$AUTORL_PYTHON" -c 'import json
 from rdagent_autorl.tasks import get_task
 rows = [{"question": s.prompt, "answer": s.answer} for s in get_task("gsm8k-rule").heldout("smoke")]
@@ -128,7 +138,7 @@ def test_an_agent_that_reads_the_heldout_split_is_flagged_contaminated(_isolated
     from rdagent_autorl.bench.ledger import leaderboard, runs
     from rdagent_autorl.tasks import get_task
 
-    result = bench(_isolated_env, str(make_agent(tmp_path / "leaker", LEAKER, "leaker")))
+    result = bench(_isolated_env, str(make_agent(tmp_path / "leaker", LEAKER, "leaker")), sandbox="none")
     assert result.record.agent_exit == 0, (result.run_dir / "agent.log").read_text()[-2000:]
     n_heldout = len(get_task("gsm8k-rule").heldout("smoke"))
     assert result.metrics["contamination"] | {"files_checked": None} == {
@@ -222,14 +232,20 @@ def test_agents_command_lists_every_declared_agent():
     assert rows["example"]["ready"] is True
 
 
-def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model):
-    """The loop inside the harness's workspace and against its grader (FAKE driver at the LLM boundary)."""
-    tests_dir = str(Path(__file__).parent)
+def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model, tmp_path):
+    """The loop inside the harness's workspace and against its grader (FAKE driver at the LLM boundary), in the
+    agent sandbox: the driver's module is on the PYTHONPATH the harness was given, which the sandbox mounts."""
+    import shutil
+
+    backends = tmp_path / "backends"  # the FAKE driver's module alone (tests/ itself stays out of the sandbox)
+    backends.mkdir()
+    shutil.copy(Path(__file__).parent / "fake_drivers.py", backends)
     env = {"AUTORL_LOOP_N": "1", "BACKEND": "fake_drivers.FastPlanDriver",
-           "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(backends), os.environ.get("PYTHONPATH")]))}
     result = bench(_isolated_env, "rdagent", extra_env=env)
     ws = Path(result.record.workspace)
     assert result.record.agent_exit == 0, (result.run_dir / "agent.log").read_text()[-3000:]
+    assert result.record.sandbox == _default_sandbox()
     subs = [json.loads(line) for line in (ws / "scores.jsonl").read_text().splitlines()]
     assert [s["model_path"] for s in subs] == ["output/loop_00"]
     board = json.loads((ws / "rdagent_run" / "scoreboard.json").read_text())

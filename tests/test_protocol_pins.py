@@ -15,7 +15,9 @@ from rdagent_autorl.tasks import TASK_IDS, get_task
 # task id -> (version, TaskSpec.protocol_digest())
 PINS = {
     "gsm8k-rule": (2, "21f4ea15e4d826aa"),
-    "humaneval-rule": (2, "c37b2e0a46025388"),  # 2 unreleased until issue 19 lands
+    # 2 unreleased until issue 19 lands; its digest moved when code_sandbox.system_view was split out of
+    # bwrap_prefix for the agent sandbox (the same command line; test_code_exec covers the sandbox as before).
+    "humaneval-rule": (2, "400e26660a3f5d40"),
     "alpacaeval-judge": (2, "d8dd87aee622fd0e"),
     "alfworld-online": (5, "4178a9a32794bb1b"),
     "webshop-online": (2, "4831e6f298883a16"),

@@ -109,6 +109,7 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "failure_types": dict(sorted(failures.items())),
         **_final_metrics(run.final),
         "task": rec.task, "agent": rec.agent, "driver": rec.driver, "run_id": rec.run_id,
+        "sandbox": rec.sandbox or None,
         **({"judge": rec.judge, "judge_usage": _judge_usage(subs)} if rec.judge else {}),
     }
 
@@ -246,6 +247,9 @@ def _blocks(run: RunData, metrics: dict) -> list[tuple]:
         else "ended" if rec.agent_exit is None else f"agent exit code {rec.agent_exit}")
     header = [["Run id", rec.run_id], ["Task", rec.task], ["Agent", rec.agent],
               ["Driver", rec.driver], *([["Judge", rec.judge]] if rec.judge else []), ["Base model", rec.base_model],
+              *([["Agent sandbox", rec.sandbox + (" (UNSANDBOXED: the agent could read this machine's held-out "
+                                                  "data; see the contamination check)" if rec.sandbox == "none"
+                                                  else "")]] if rec.sandbox else []),
               ["Budget", f"{float(rec.timeout_s or 0) / 60:.1f} min"], ["Outcome", outcome],
               ["Baseline", _score_text(rec.baseline) if rec.baseline and rec.baseline.score is not None
                else _num(metrics["baseline_score"])],

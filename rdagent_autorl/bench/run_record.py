@@ -59,6 +59,8 @@ class RunRecord(BaseModel):
     baseline: Baseline | None = None
     workspace: str = ""
     judge: str = ""  # judge-scored tasks: the judge's identity (FAKE-... for the offline stand-in)
+    # What confined the agent (run/sandbox.py): bwrap, docker, none; "" for the loop and older records.
+    sandbox: str = ""
 
 
 class Failure(BaseModel):

@@ -86,12 +86,15 @@ def bench(
     smoke: bool = typer.Option(False, "--smoke", help="Tiny model, offline smoke data, CPU, short budget and runs."),
     data: Optional[str] = typer.Option(None, "--data", help="Data source [default: auto; with --smoke the task's smoke data]."),
     limit: Optional[int] = LimitOpt,
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="What confines the agent: bwrap, docker or none "
+                                          "[default: AUTORL_AGENT_SANDBOX, auto = bwrap where it starts, else none "
+                                          "with a warning]."),
 ) -> None:
     """Run an agent on a task in an isolated workspace with the grader; record, report, add to the ledger."""
     from rdagent_autorl.cli.bench_command import bench_command
 
     bench_command(task=task, agent=agent, model=model, timeout=timeout, gpus=gpus, port=port, smoke=smoke, data=data,
-                  limit=limit)
+                  limit=limit, sandbox=sandbox)
 
 
 @app.command()

@@ -10,7 +10,7 @@ import typer
 from rdagent_autorl.cli.common import fail, run_defaults
 
 
-def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit) -> None:
+def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit, sandbox=None) -> None:
     from rdagent_autorl.bench.agents import AgentError
     from rdagent_autorl.grading.final import read_final
     from rdagent_autorl.grading.run import records_dir_for
@@ -23,12 +23,14 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
     try:
         d = run_defaults(get_task(task), smoke=smoke, model=model, data=data, timeout=timeout, gpus=gpus)
         result = run_bench(task, agent, model=d.model, data=d.data, timeout_s=d.timeout_s, gpus=d.gpus, limit=limit,
-                           port=port, runs_dir=get_settings().home_dir / RUNS_FOLDER["bench"], smoke=smoke)
+                           port=port, runs_dir=get_settings().home_dir / RUNS_FOLDER["bench"], smoke=smoke,
+                           sandbox=sandbox)
     except (AgentError, TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
     rec, m = result.record, result.metrics
     final = read_final(records_dir_for(Path(rec.workspace)))
-    typer.echo(f"run: {result.run_dir}\nbaseline: {rec.baseline.score if rec.baseline else None}  "
+    typer.echo(f"run: {result.run_dir}\nagent sandbox: {rec.sandbox}\n"
+               f"baseline: {rec.baseline.score if rec.baseline else None}  "
                f"best (selection): {m['best_score']}  "
                f"submissions: {m['n_submissions']} (valid {m['n_valid']})  agent exit: {rec.agent_exit}"
                f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n"

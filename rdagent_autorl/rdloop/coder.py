@@ -23,6 +23,7 @@ from rdagent_autorl.rdloop.driver import ask_json
 from rdagent_autorl.rdloop.experiment import TrainingTask, TrainingWorkspace
 from rdagent_autorl.rdloop.scenario import AutoRLScenario
 from rdagent_autorl.run.templates import ENTRY, render_template
+from rdagent_autorl.run.sandbox import AgentSandbox, for_training
 from rdagent_autorl.run.training import run_training
 from rdagent_autorl.run.workspace import agent_env
 
@@ -45,6 +46,18 @@ def check_edit(edit: CodeEdit) -> str | None:
         if path.is_absolute() or ".." in path.parts or not name.endswith(EDITABLE_SUFFIXES):
             return f"file name {name!r} must be a relative path inside the code folder ending in {EDITABLE_SUFFIXES}"
     return None
+
+
+def training_sandbox(ctx) -> AgentSandbox:
+    """Where the driver LLM's code runs (run/sandbox.for_training), chosen once per run and process."""
+    key = (str(ctx.run_dir), str(ctx.workspace), str(ctx.base_model), tuple(ctx.gpus))
+    if key not in _SANDBOXES:
+        _SANDBOXES[key] = for_training(run_dir=ctx.run_dir, workspace=ctx.workspace, base_model=str(ctx.base_model),
+                                       gpus=list(ctx.gpus))
+    return _SANDBOXES[key]
+
+
+_SANDBOXES: dict[tuple, AgentSandbox] = {}
 
 
 def train_env(scen: AutoRLScenario, task: TrainingTask, output_dir: Path) -> dict[str, str]:
@@ -136,7 +149,8 @@ class TrainingScriptEvaluator(CoSTEEREvaluator):
         out_dir = ctx.run_dir / "scratch" / f"{target_task.name}-dryrun-{attempt}"
         outcome = run_training(implementation.script, train_env(self.scen, target_task, out_dir), dry_run=True,
                                log_path=ctx.logs_dir / f"{target_task.name}-dryrun-{attempt}.log",
-                               timeout_s=AUTORL_PROP_SETTING.dry_run_timeout_s, gpus=ctx.gpus)
+                               timeout_s=AUTORL_PROP_SETTING.dry_run_timeout_s, gpus=ctx.gpus,
+                               sandbox=training_sandbox(ctx))
         shutil.rmtree(out_dir, ignore_errors=True)  # a dry run's checkpoint only proves saving works
         expected = out_dir / target_task.name
         checks = []

@@ -13,7 +13,7 @@ from rdagent.log import rdagent_logger as logger
 
 from rdagent_autorl.bench.run_record import FAILURES, Failure
 from rdagent_autorl.records import append_record
-from rdagent_autorl.rdloop.coder import train_env
+from rdagent_autorl.rdloop.coder import train_env, training_sandbox
 from rdagent_autorl.rdloop.conf import AUTORL_PROP_SETTING
 from rdagent_autorl.rdloop.experiment import TrainingExperiment
 from rdagent_autorl.rdloop.scenario import AutoRLScenario
@@ -45,7 +45,8 @@ class AutoRLRunner(Developer[TrainingExperiment]):
         timeout = experiment_timeout_s(self.scen, exp.loop_idx)
         logger.info(f"training {task.name} (limit {timeout:.0f} s)")
         outcome = run_training(ws.script, train_env(self.scen, task, ctx.workspace / "output"),
-                               log_path=ctx.logs_dir / f"{task.name}-train.log", timeout_s=timeout, gpus=ctx.gpus)
+                               log_path=ctx.logs_dir / f"{task.name}-train.log", timeout_s=timeout, gpus=ctx.gpus,
+                               sandbox=training_sandbox(ctx))
         exp.outcome = outcome
         logger.log_object({
             "exit_code": outcome.exit_code if outcome.exit_code is not None else -1, "stdout": outcome.tail,

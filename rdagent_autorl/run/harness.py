@@ -122,7 +122,7 @@ class Harness:
     @classmethod
     def create(cls, task_arg: str, model: str, *, runs_dir: Path, agent: str, entry: Literal["bench", "loop"],
                driver: str | None, timeout_s: int, gpus: list[str], data: str = "auto", limit: int | None = None,
-               smoke: bool = False) -> "Harness":
+               smoke: bool = False, sandbox: str = "") -> "Harness":
         """A new run folder with its workspace (nothing graded, no clock yet)."""
         from rdagent_autorl.models.resolve import resolve_model
         from rdagent_autorl.run.workspace import create_workspace
@@ -138,7 +138,8 @@ class Harness:
                                    gpus=gpus, timeout_s=timeout_s)
         record = RunRecord(run_id=run_dir.name, task=task.id, agent=agent, entry=entry, driver=driver,
                            base_model=str(base_model), data_source=grading.meta.data_source, gpus=list(gpus),
-                           limit=limit, smoke=smoke, timeout_s=timeout_s, workspace=str(grading.workspace), judge=judge)
+                           limit=limit, smoke=smoke, timeout_s=timeout_s, workspace=str(grading.workspace), judge=judge,
+                           sandbox=sandbox)
         harness = cls(run_dir, grading, record)
         harness.save()
         return harness
@@ -238,21 +239,29 @@ def agent_driver(agent, env: Mapping[str, str], smoke: bool) -> str | None:
 class SubprocessAgent:
     """A benchmark agent: its start script run with bash in the workspace, in its own process group, with
     the documented environment (run/workspace.agent_env) plus AUTORL_PYTHON (this project's Python) and
-    AUTORL_TEMPLATES, until it exits or the deadline kills its group; the recorder polls code/ meanwhile."""
+    AUTORL_TEMPLATES, inside its sandbox (run/sandbox.py; `none`: unconfined), until it exits or the
+    deadline kills its group; the recorder polls code/ meanwhile."""
 
-    def __init__(self, script: Path, env: Mapping[str, str], poll_s: float = 5.0) -> None:
-        self.script, self.env, self.poll_s = Path(script), dict(env), poll_s
+    def __init__(self, script: Path, env: Mapping[str, str], poll_s: float = 5.0, sandbox: str = "none") -> None:
+        self.script, self.env, self.poll_s, self.sandbox = Path(script), dict(env), poll_s, sandbox
 
     def __call__(self, live: LiveRun) -> AgentExit:
         from rdagent_autorl.run.agent_process import reaper_command, stop_agent
         from rdagent_autorl.run.workspace import agent_env
         from rdagent_autorl.settings import get_settings
 
+        from rdagent_autorl.run.sandbox import for_run
+
         env = {**self.env, **agent_env(live.workspace, live.task, live.grader_url),
                "AUTORL_PYTHON": sys.executable, "AUTORL_TEMPLATES": str(get_settings().templates_dir)}
+        grading = live.harness.grading
+        box = for_run(self.sandbox, run_dir=live.run_dir, workspace=live.workspace, records=grading.records_dir,
+                      base_model=grading.meta.base_model, agent_folder=self.script.parent, gpus=grading.meta.gpus,
+                      python_path=env.get("PYTHONPATH", ""))
+        cmd, env = box.wrap(["bash", str(self.script)], env)
         with (live.run_dir / AGENT_LOG).open("w") as log:
             # Under the reaper: everything the agent starts is ended with it, setsid or not (agent_process.py).
-            proc = subprocess.Popen(reaper_command(["bash", str(self.script)]), cwd=live.workspace, env=env,
+            proc = subprocess.Popen(reaper_command(cmd), cwd=live.workspace, env=env,
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             live.recorder.start_polling(self.poll_s)
@@ -277,15 +286,22 @@ def _checked_judge(task) -> str:
 
 def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto", timeout_s: int, gpus: list[str],
               limit: int | None = None, port: int = 0, runs_dir: Path, smoke: bool = False,
-              extra_env: dict[str, str] | None = None, poll_s: float = 5.0) -> RunResult:
-    """`bench`: the harness + the agent's start script as a subprocess. Smoke runs tell the agent AUTORL_SMOKE=1."""
+              extra_env: dict[str, str] | None = None, poll_s: float = 5.0, sandbox: str | None = None) -> RunResult:
+    """`bench`: the harness + the agent's start script as a subprocess, in the sandbox asked for [default:
+    AUTORL_AGENT_SANDBOX]. Smoke runs tell the agent AUTORL_SMOKE=1."""
     from rdagent_autorl.bench.agents import AgentError, load_agent
+    from rdagent_autorl.run.sandbox import SandboxUnavailable, resolve_kind
+    from rdagent_autorl.settings import get_settings
 
     agent = load_agent(agent_name)
+    try:
+        kind = resolve_kind(sandbox or get_settings().agent_sandbox)
+    except SandboxUnavailable as exc:
+        raise RunError(str(exc)) from exc
     env = {**os.environ, **(extra_env or {}), **({"AUTORL_SMOKE": "1"} if smoke else {})}
     if problems := agent.missing(env):
         raise AgentError(f"agent {agent.name} is not ready here: " + "; ".join(problems))
     harness = Harness.create(task_arg, model, runs_dir=runs_dir, agent=agent.name, entry="bench",
                              driver=agent_driver(agent, env, smoke), timeout_s=timeout_s, gpus=gpus, data=data,
-                             limit=limit, smoke=smoke)
-    return harness.run(SubprocessAgent(agent.script, env, poll_s), port=port)
+                             limit=limit, smoke=smoke, sandbox=kind)
+    return harness.run(SubprocessAgent(agent.script, env, poll_s, sandbox=kind), port=port)

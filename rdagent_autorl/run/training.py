@@ -3,6 +3,7 @@
 Shared by the RD-Agent loop's runner and the harness's `example` agent. The script follows the
 templates' contract (DATA_PATH / BASE_MODEL / OUTPUT_DIR in, `SAVED <path>` as the last word); it
 runs as a subprocess of the project's Python, in its own process group (a deadline kills all of it),
+inside the sandbox it is given (run/sandbox.py; the loop gives it one: its driver LLM wrote the code),
 its output streamed to a log file. No caching: training is never skipped because files look alike.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
+
+from rdagent_autorl.run.sandbox import AgentSandbox
 
 FailureKind = Literal["crash", "timeout", "oom", "nan_loss", "no_model"]
 
@@ -81,6 +84,7 @@ def training_command(script: Path, gpus: list[str]) -> list[str]:
 def run_training(
     script: Path, env: dict[str, str], *, log_path: Path, timeout_s: float, gpus: list[str] | None = None,
     config_overrides: dict | None = None, dry_run: bool = False, cwd: Path | None = None,
+    sandbox: AgentSandbox | None = None,
 ) -> TrainingOutcome:
     gpus = gpus or []
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ",".join(gpus)}
@@ -91,8 +95,9 @@ def run_training(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     timed_out = False
+    cmd, full_env = (sandbox or AgentSandbox("none")).wrap(training_command(script, gpus), full_env, cwd or script.parent)
     with log_path.open("w") as log:
-        proc = subprocess.Popen(training_command(script, gpus), cwd=cwd or script.parent, env=full_env,
+        proc = subprocess.Popen(cmd, cwd=cwd or script.parent, env=full_env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout=timeout_s)

@@ -4,7 +4,9 @@
       description.md     the task, as agents see it
       instructions.md    how to submit, the budget, the rules
       data/train.jsonl   the training split only (the DATA_PATH contract below)
-      base_model         the base checkpoint (a link: never write into it)
+      base_model         the base checkpoint (a link: never write into it; the links the harness makes
+                         here are recorded when it lays the workspace out, and only their targets are
+                         visible inside the agent sandbox)
       code/              the agent's code
       output/            checkpoints; the grader accepts nothing from elsewhere
       run_meta.json, scores.jsonl, refusals.jsonl   written by the grader (copies: the grader trusts
@@ -23,6 +25,7 @@ import shutil
 from pathlib import Path
 
 from rdagent_autorl.grading.run import GradingRun
+from rdagent_autorl.run.sandbox import record_workspace_links
 from rdagent_autorl.tasks import TaskSpec
 
 INSTRUCTIONS = """# Instructions
@@ -82,6 +85,7 @@ def create_workspace(
     (ws / "instructions.md").write_text(INSTRUCTIONS.format(
         base_model=link, data_path=data_path, code_dir=ws / "code", output_dir=run.output_dir,
         grader_url=grader_url or "$GRADING_SERVER_URL", timeout_s=run.meta.timeout_s))
+    record_workspace_links(ws, run.records_dir)  # what the agent sandbox mounts read-only (run/sandbox.py)
     return run
 
 

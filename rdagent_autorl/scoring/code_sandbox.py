@@ -46,9 +46,11 @@ def _site_dirs() -> list[str]:
     return sorted(d for d in found if os.path.isdir(d))
 
 
-def bwrap_prefix(tag: str) -> list[str]:
-    """`bwrap ... --` for a program run as `interpreter() -I -S INSIDE_DIR/candidate.py`; `tag` marks its argv."""
-    argv = ["bwrap", "--ro-bind", "/usr", "/usr"]
+def system_view() -> list[str]:
+    """bwrap arguments for a read-only view of the system's programs and libraries (/usr, /bin, /lib...)
+    and of the base interpreter's prefix: what any sandboxed Python needs, nothing of /etc, /home or data.
+    Shared with the agent sandbox (run/sandbox.py)."""
+    argv = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
             argv += ["--symlink", os.readlink(top), top]
@@ -57,6 +59,12 @@ def bwrap_prefix(tag: str) -> list[str]:
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix, os.path.dirname(interpreter()))}
     for prefix in sorted(p for p in prefixes if p != "/usr" and not p.startswith("/usr/")):
         argv += ["--ro-bind", prefix, prefix]
+    return argv
+
+
+def bwrap_prefix(tag: str) -> list[str]:
+    """`bwrap ... --` for a program run as `interpreter() -I -S INSIDE_DIR/candidate.py`; `tag` marks its argv."""
+    argv = ["bwrap", *system_view()]
     for hidden in _site_dirs():
         argv += ["--tmpfs", hidden]
     argv += ["--ro-bind", str(SANDBOXED_DIR), INSIDE_DIR, "--proc", "/proc", "--dev", "/dev",

@@ -139,6 +139,10 @@ class TaskSpec:
     env_module: str = ""
     # Extra workspace set-up (e.g. links to environment data): f(workspace, data_source).
     prepare_workspace: Callable[[Path, str], None] | None = None
+    # Files of installed packages that hold this task's held-out data (e.g. HumanEval's problem file): the
+    # agent sandbox masks them (run/sandbox.py). Data the task reads from the hub, a cache or a local copy
+    # needs no entry: none of those is visible inside.
+    heldout_files: Callable[[], Sequence[Path]] | None = None
     assets: Path | None = None  # the folder holding description.md (default: none)
     # Text of this task for the tiny model's tokenizer, so the task's words are whole tokens as in a real
     # model's vocabulary: only what agents may see (training rows, their pages), never held-out items.

