@@ -80,6 +80,10 @@ class AutoRLSettings(BaseSettings):
     contamination_ngram: int = Field(default=13, ge=4, description="Words per n-gram of the contamination check.")
     contamination_min_words: int = Field(default=8, ge=1, description="Shortest held-out item the check matches "
                                          "whole (shorter than the n-gram).")
+    integrity_judge: bool = Field(default=False, description="After each run, the judge (AUTORL_JUDGE_*) reads the "
+                                  "agent's code and log for disallowed actions; its opinion goes into the report.")
+    integrity_judge_max_chars: int = Field(default=60000, ge=1000, description="Most characters of code and log "
+                                           "the integrity judge reads.")
     bootstrap_samples: int = Field(default=1000, ge=100, description="Resamples for the 95% score interval.")
 
     @property

@@ -3,7 +3,8 @@
 Everything is derived from what the harness left in the run folder (record.json, workspace.records/scores.jsonl,
 snapshots/, failures.jsonl), read through their models (bench/run_data.py), so a report can be
 regenerated at any time, also for a run that crashed.
-    RUN/reports/metrics.json, report.md, report.html, contamination.json, figures/*.png
+    RUN/reports/metrics.json, report.md, report.html, contamination.json, figures/*.png,
+                integrity_judge.json (when AUTORL_INTEGRITY_JUDGE is on: bench/integrity_judge.py)
 """
 
 from __future__ import annotations
@@ -372,7 +373,13 @@ def write_report(run_dir: Path) -> dict[str, Any]:
     verdict = _contamination(run)
     write_json_atomic(out / CONTAMINATION, verdict)
     metrics["contamination"] = {k: verdict.get(k) for k in CONTAMINATION_SUMMARY if k in verdict}
-    blocks = _blocks(run, metrics) + _contamination_blocks(verdict)
+    from rdagent_autorl.bench.integrity_judge import judge_run, verdict_blocks, write_verdict
+
+    opinion = judge_run(run)  # None unless AUTORL_INTEGRITY_JUDGE is on
+    write_verdict(out, opinion)
+    if opinion is not None:
+        metrics["integrity_judge"] = opinion.get("verdict")
+    blocks = _blocks(run, metrics) + _contamination_blocks(verdict) + verdict_blocks(opinion)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
     title = f"{metrics['run_id']}: {metrics['task']} — {metrics['agent']}"
