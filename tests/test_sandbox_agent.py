@@ -151,7 +151,6 @@ def test_the_agents_environment_names_its_own_home_and_caches(tmp_path):
 
 
 def test_docker_gets_the_same_mounts_the_gpus_and_the_hosts_network(tmp_path):
-    pytest.importorskip("docker")
     from rdagent_autorl.run.sandbox import docker_run_kwargs
 
     m = _mounts(tmp_path, gpus=("0", "2"))
