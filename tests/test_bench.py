@@ -126,9 +126,14 @@ LEAKER = r'''
 # installation's key: the check must catch its use. (In the sandbox it cannot: tests/test_sandbox_agent.py.)
 "$AUTORL_PYTHON" -c 'import json
 from rdagent_autorl.tasks import get_task
-rows = [{"question": s.prompt, "answer": s.answer} for s in get_task("gsm8k-rule").heldout("smoke")]
+t = get_task("gsm8k-rule")
+rows = [{"id": s.id, "prompt": t.prompt(s), "answer": s.answer} for s in t.heldout("smoke")]
 open("data/more_train.jsonl", "w").write("".join(json.dumps(r) + "\n" for r in rows))'
-cp -rL "$BASE_MODEL" "$OUTPUT_DIR/v1"
+# The planted contamination: the tiny model SFT'd on the held-out items (the project's SFT template, shortened).
+cp "$AUTORL_TEMPLATES/common.py" "$AUTORL_TEMPLATES/sft.py" code/
+AUTORL_CONFIG_JSON='{"max_steps": 6, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
+  "max_length": 256, "learning_rate": 1e-3, "gradient_checkpointing": false, "logging_steps": 1, "version": "v1"}' \
+  DATA_PATH=data/more_train.jsonl "$AUTORL_PYTHON" code/sft.py > sft.log 2>&1 || { tail -20 sft.log; exit 1; }
 "$AUTORL_PYTHON" -c 'import httpx,os
 print(httpx.post(os.environ["GRADING_SERVER_URL"] + "/submit", json={"model_path": "output/v1"}, timeout=None).text)'
 '''
@@ -145,6 +150,8 @@ def test_an_agent_that_reads_the_heldout_split_is_flagged_contaminated(_isolated
         "contaminated": True, "items_hit": n_heldout, "hits_total": n_heldout, "ngram": 13, "files_checked": None}
     verdict = json.loads((result.run_dir / "reports" / "contamination.json").read_text())
     assert {h["source"] for h in verdict["hits"]} == {"workspace/data/more_train.jsonl"}
+    sub = json.loads((Path(result.record.workspace) / "scores.jsonl").read_text().splitlines()[-1])
+    assert sub["status"] == "scored" and sub["copied_base_model"] is False  # trained on them, then submitted
     assert "CONTAMINATED" in (result.run_dir / "reports" / "report.md").read_text()
     row = next(r for r in runs() if r["run_id"] == result.run_dir.name)
     assert row["flags"] == "contaminated"

@@ -108,6 +108,7 @@ def test_metrics_of_the_fixture_run_match_hand_computation(tmp_path):
         "failure_types": {"agent_exit_2": 1, "crash": 2, "invalid_submission": 1, "nan_loss": 1},
         "final_score": None, "final_note": "no final grade recorded",  # a run recorded before final grades
         "task": "gsm8k-rule", "agent": "rdagent", "driver": "fake", "run_id": "run-0001",
+        "sandbox": None,  # a record written before the agent sandbox names none
     }
 
 
