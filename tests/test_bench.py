@@ -261,6 +261,9 @@ def test_rdagent_loop_runs_as_a_benchmark_agent(_isolated_env, tiny_model, tmp_p
     # The harness and the loop inside name the driver alike (run/driver_name.py).
     assert result.record.driver == board["driver"] == "backend fake_drivers.FastPlanDriver"
     assert (result.record.agent, result.record.entry) == ("rdagent", "bench")
+    # An honest run is not flagged: the loop's code and the training data it was given hold no held-out item.
+    assert result.metrics["contamination"]["contaminated"] is False
+    assert not result.metrics["copied_model_submissions"] and not result.metrics["model_substituted_submissions"]
 
 
 def test_one_function_names_the_driver_for_both_entry_points():
