@@ -38,3 +38,21 @@ def test_humaneval_workspace_rows_carry_the_task_extras(tiny_model, tmp_path):
     rows = [json.loads(line) for line in (run.workspace / "data" / "train.jsonl").read_text().splitlines()]
     assert len(rows) == 82 and {"test", "entry_point"} <= set(rows[0]) and isinstance(rows[0]["prompt"], str)
     assert rows[-1]["id"] == "HumanEval/81"
+
+
+def test_a_custom_task_workspace_holds_its_public_files_and_the_agent_is_pointed_at_them(tiny_model, tmp_path,
+                                                                                           math_task_dir):
+    """The original folder holds the held-out file and is outside an agent sandbox: the workspace gets task.yaml
+    and the training file in task/ (never eval.jsonl), the agent's run_meta.json names that copy, which loads as
+    the same task; the grader's own record keeps the original."""
+    from rdagent_autorl.grading.run import RUN_META, records_dir_for
+
+    task = get_task(str(math_task_dir))
+    run = create_workspace(tmp_path / "ws", task, str(math_task_dir), tiny_model, grader_url="http://127.0.0.1:9")
+    public = run.workspace / "task"
+    assert sorted(p.name for p in public.iterdir()) == ["task.yaml", "train.jsonl"]
+    assert json.loads((run.workspace / RUN_META).read_text())["task"] == str(public)
+    assert json.loads((records_dir_for(run.workspace) / RUN_META).read_text())["task"] == str(math_task_dir.resolve())
+    seen = get_task(str(public))
+    assert (seen.id, seen.templates, seen.require_smoke().example) == (task.id, task.templates, task.require_smoke().example)
+    assert [s.prompt for s in seen.train("folder")] == [s.prompt for s in task.train("folder")]

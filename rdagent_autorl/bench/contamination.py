@@ -31,6 +31,8 @@ from typing import Iterable, Iterator, Sequence
 
 from rdagent_autorl.bench.recorder import Revision
 from rdagent_autorl.bench.run_data import RunData
+from rdagent_autorl.grading.run import RUN_META, RunMeta, records_dir_for
+from rdagent_autorl.records import read_json
 from rdagent_autorl.settings import get_settings
 from rdagent_autorl.tasks import get_task
 from rdagent_autorl.types import Sample
@@ -155,11 +157,17 @@ def agent_texts(run_dir: Path, revisions: Sequence[Revision]) -> Iterator[tuple[
                 yield f"workspace/{(here / name).relative_to(workspace).as_posix()}", None, text
 
 
+def _task_as_graded(run: RunData) -> str:
+    """The task as the grader opened it: a custom task's folder (the run record holds only its id)."""
+    meta = records_dir_for(run.run_dir / "workspace") / RUN_META
+    return read_json(meta, RunMeta).task if meta.exists() else run.record.task
+
+
 def check_run(run: RunData) -> dict:
     """The check of a recorded run against its task's held-out split (and without its training split's
     n-grams), with the settings it used."""
     settings = get_settings()
-    task = get_task(run.record.task)
+    task = get_task(_task_as_graded(run))
     index = HeldoutIndex.build(task.heldout(run.record.data_source), task.train(run.record.data_source),
                                n=settings.contamination_ngram, min_words=settings.contamination_min_words)
     return check(index, agent_texts(run.run_dir, run.revisions))

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from rdagent_autorl.grading.evaluate import EvalResult, cached_result, make_config, model_key
 from rdagent_autorl.records import append_record, read_json, read_jsonl, write_json_atomic
 from rdagent_autorl.tasks import TaskSpec, get_task
+from rdagent_autorl.tasks.custom import AGENT_COPY
 
 RUN_META, SCORES, GRADER_LOG, REFUSALS = "run_meta.json", "scores.jsonl", "grader.log", "refusals.jsonl"
 FINAL_CANDIDATES = "final-candidate"  # under the records folder: the kept snapshot the final grade takes
@@ -156,7 +157,11 @@ class GradingRun:
 
     def save_meta(self) -> None:
         write_json_atomic(self.records_dir / RUN_META, self.meta)
-        write_json_atomic(self.workspace / RUN_META, self.meta)  # the agent's copy (rename: never through a link)
+        # The agent's copy (rename: never through a link). A custom task is named there by its public copy in
+        # the workspace (tasks/custom.py): the original folder holds the held-out file and lies outside the sandbox.
+        public = self.workspace / AGENT_COPY
+        agent_meta = self.meta.model_copy(update={"task": str(public)}) if (public / "task.yaml").is_file() else self.meta
+        write_json_atomic(self.workspace / RUN_META, agent_meta)
 
     # -- time and records -------------------------------------------------------------------------
     def time_info(self) -> dict:

@@ -82,6 +82,7 @@ def create_workspace(
             shutil.copy2(src, ws / "env" / name)
     if task.prepare_workspace:
         task.prepare_workspace(ws, source)
+        run.save_meta()  # the agent's copy may name what it laid out (a custom task's public copy)
     (ws / "instructions.md").write_text(INSTRUCTIONS.format(
         base_model=link, data_path=data_path, code_dir=ws / "code", output_dir=run.output_dir,
         grader_url=grader_url or "$GRADING_SERVER_URL", timeout_s=run.meta.timeout_s))

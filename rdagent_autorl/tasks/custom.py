@@ -7,11 +7,16 @@ The folder is auto-discovered like the upstream benchmark's task folders:
       train.jsonl      # {"question": ..., "answer": ...} per line, visible to agents
       eval.jsonl       # same format, held out: only the grader reads it
       description.md   # optional, shown to agents
+
+An agent's workspace gets the folder's public files in `task/` (AGENT_COPY: task.yaml, the training file,
+description.md; never the held-out file), and its copy of run_meta.json names that folder: a sandboxed
+agent cannot see the original, and has no business reading its eval file.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rdagent_autorl.tasks.rule_recipes import EXAMPLE_CONFIG, PLAN_CONFIG
 from rdagent_autorl.tasks.spec import Budget, DataSource, ExampleStep, Smoke, TaskSpec, completion_scorer
 from rdagent_autorl.types import Sample, TaskError
+
+AGENT_COPY = "task"  # <workspace>/task/: a custom task's public files, for the agent
 
 
 class CustomTaskConfig(BaseModel):
@@ -103,8 +110,17 @@ def load_custom_task(folder: Path) -> TaskSpec:
         smoke=Smoke(data="folder", time_s=cfg.smoke_time_s, plan=_smoke_plan(cfg.templates),
                     example=(ExampleStep(cfg.templates[-1], "v1", EXAMPLE_CONFIG.get(cfg.templates[-1], {})),)),
         protocol_files=(spec_file, Path(scoring.__file__)),
+        prepare_workspace=lambda ws, _source: _copy_public_files(folder, cfg, Path(ws) / AGENT_COPY),
         assets=folder,
     )
+
+
+def _copy_public_files(folder: Path, cfg: CustomTaskConfig, dest: Path) -> None:
+    """task.yaml, the training file and description.md, at the same relative paths; never the eval file."""
+    for name in ("task.yaml", cfg.train_file, "description.md"):
+        if (folder / name).is_file() and name != cfg.eval_file:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / name, dest / name)
 
 
 def _check_templates(cfg: CustomTaskConfig, spec_file: Path) -> None:
