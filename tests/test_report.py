@@ -105,6 +105,7 @@ def test_metrics_of_the_fixture_run_match_hand_computation(tmp_path):
         "refused_submissions": 0, "time_used_ratio": 0.833, "last_submission_gap_s": 1800.0,
         "code_revisions": 4,  # rev-0003 and rev-0006 changed nothing
         "training_routes": ["GRPO", "SFT"],
+        "final_routes": ["GRPO"],  # the best, sub-0003: its revision made train.py GRPO since sub-0001's
         "failure_types": {"agent_exit_2": 1, "crash": 2, "invalid_submission": 1, "nan_loss": 1},
         "final_score": None, "final_note": "no final grade recorded",  # a run recorded before final grades
         "task": "gsm8k-rule", "agent": "rdagent", "driver": "fake", "run_id": "run-0001",
@@ -191,3 +192,33 @@ def test_training_routes_come_from_code_not_from_docstrings(tmp_path):
     revision = {"id": "rev-0001", "time": START, "reason": "start", "files": digests, "added": sorted(files)}
     (snaps / "revisions.jsonl").write_text(json.dumps(revision) + "\n")
     assert compute_metrics(run)["training_routes"] == ["DPO", "GRPO"]
+
+
+def test_the_online_template_is_the_online_rl_route_and_the_final_checkpoint_names_its_own_code(tmp_path):
+    """templates/grpo_online.py (GRPO whose rollouts play the task's environment) is GRPO and online RL; the final
+    checkpoint's routes are those of the code changed since the previous valid submission (SFT first, then the
+    online script): the run used both, its final checkpoint came from online RL."""
+    from rdagent_autorl.settings import get_settings
+
+    templates = get_settings().templates_dir
+    run = tmp_path / "online"
+    _write_record(run)
+    snaps = run / "snapshots"
+    (snaps / "objects").mkdir(parents=True)
+    digests = {}
+    for name in ("sft_trajectories.py", "grpo_online.py"):
+        data = (templates / name).read_bytes()
+        digests[name] = hashlib.sha256(data).hexdigest()
+        (snaps / "objects" / digests[name]).write_bytes(data)
+    revisions = [{"id": "rev-0001", "time": START + 60, "reason": "submission", "submission_id": "sub-0001",
+                  "files": {"sft_trajectories.py": digests["sft_trajectories.py"]}},
+                 {"id": "rev-0002", "time": START + 600, "reason": "submission", "submission_id": "sub-0002",
+                  "files": dict(digests)}]
+    (snaps / "revisions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in revisions))
+    (run / "workspace").mkdir()
+    (run / "workspace.records").mkdir()
+    (run / "workspace.records" / "scores.jsonl").write_text(
+        "".join(json.dumps(s) + "\n" for s in (_sub(1, 1, 0.2), _sub(2, 10, 0.5))))
+    metrics = compute_metrics(run)
+    assert metrics["training_routes"] == ["GRPO", "SFT", "online RL"]
+    assert metrics["final_routes"] == ["GRPO", "online RL"]

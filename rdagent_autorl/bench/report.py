@@ -9,7 +9,6 @@ regenerated at any time, also for a run that crashed.
 
 from __future__ import annotations
 
-import ast
 import html
 import json
 import logging
@@ -19,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from rdagent_autorl.bench.recorder import Revision
+from rdagent_autorl.bench.routes import detect_training_routes, final_routes, revision_for
 from rdagent_autorl.bench.run_data import RunData, is_valid, load_run
-from rdagent_autorl.grading.run import Submission
 from rdagent_autorl.records import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -30,45 +29,9 @@ CONTAMINATION_SUMMARY = ("contaminated", "items_hit", "hits_total", "ngram", "fi
 HITS_LISTED = 50
 DIFF_MAX_LINES = 80
 DIFFS_PER_SUBMISSION = 12  # a long stretch of polls would otherwise bury the submissions in diffs
-ROUTE_MARKERS = {"SFT": ("SFTTrainer", "SFTConfig"), "GRPO": ("GRPOTrainer", "GRPOConfig"),
-                 "PPO": ("PPOTrainer", "PPOConfig"), "DPO": ("DPOTrainer", "DPOConfig")}
-TRAINING_HINTS = (".backward(", "Trainer(", "optimizer.step(")
 FIGURES = (("score_vs_time.png", "Score vs time (95% CI, baseline, best so far, deadline)"),
            ("timeline.png", "Submissions and code revisions over time"),
            ("code_churn.png", "Lines added / removed per code revision"))
-
-
-def _code_names(text: str) -> set[str] | str:
-    """The names a Python file's code uses (imported, called, read), never those only in its strings or
-    comments: a shared helper whose docstring mentions SFTConfig is not an SFT route. A file that does not
-    parse (an agent's half-written script) is searched as text."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return text
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.Attribute):
-            names.add(node.attr)
-        elif isinstance(node, ast.alias):
-            names.add(node.name.rsplit(".", 1)[-1])
-    return names
-
-
-def detect_training_routes(run: RunData) -> list[str]:
-    objects = run.run_dir / "snapshots" / "objects"
-    digests = {sha for rev in run.revisions for rel, sha in rev.files.items()
-               if rel.endswith(".py") and re.fullmatch(r"[0-9A-Za-z]+", sha)}
-    texts = [(objects / sha).read_bytes().decode("utf-8", "replace") for sha in sorted(digests) if (objects / sha).is_file()]
-    if not texts:
-        return []
-    used = [_code_names(t) for t in texts]
-    routes = {name for name, markers in ROUTE_MARKERS.items() if any(m in u for u in used for m in markers)}
-    if not routes and any(h in t for t in texts for h in TRAINING_HINTS):
-        routes = {"other"}
-    return sorted(routes)
 
 
 def _metrics(run: RunData) -> dict[str, Any]:
@@ -107,6 +70,7 @@ def _metrics(run: RunData) -> dict[str, Any]:
         "last_submission_gap_s": round(deadline - float(subs[-1].time), 1) if subs else None,
         "code_revisions": sum(1 for r in run.revisions if r.changes_code),
         "training_routes": detect_training_routes(run),
+        "final_routes": final_routes(run),
         "failure_types": dict(sorted(failures.items())),
         **_final_metrics(run.final),
         "task": rec.task, "agent": rec.agent, "driver": rec.driver, "run_id": rec.run_id,
@@ -172,13 +136,6 @@ def _read_diff(run: RunData, rel: str) -> str:
     return "\n".join(lines)
 
 
-def _revision_for(run: RunData, sub: Submission) -> int | None:
-    """The revision recorded for this submission, else the last one taken at or before it."""
-    tagged = [i for i, r in enumerate(run.revisions) if sub.id and r.submission_id == sub.id]
-    before = [i for i, r in enumerate(run.revisions) if r.time <= sub.time]
-    return (tagged or before or [None])[-1]
-
-
 def _code_delta(run: RunData, prev: int, cur: int | None) -> list[tuple]:
     if cur is None:
         return [("p", ["No code snapshot was recorded up to this submission."])]
@@ -231,7 +188,7 @@ def _submission_blocks(run: RunData) -> list[tuple]:
             blocks.append(("p", ["Score reused: these exact weights were graded before."]))
         if sub.model_path:
             blocks.append(("p", ["Model: ", ("code", sub.model_path)]))
-        cur = _revision_for(run, sub)
+        cur = revision_for(run, sub)
         blocks.append(("h", 4, "Code since the previous submission"))
         if i == 1 and prev == 0:
             blocks.append(("p", ["First submission: compared with the code at the start of the run."]))
