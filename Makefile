@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # CPU machines: this pin takes the CPU build (a local wheel on the project's machines). On a GPU
 # machine, set TORCH to the CUDA build you want, e.g. `make install TORCH=torch==2.13.0`.
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev,gguf,alfworld,alpacaeval,webshop,deepsearchqa
+EXTRAS ?= dev,gguf,alfworld,alpacaeval,webshop,deepsearchqa,sweep
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 LITELLM_LOCAL_MODEL_COST_MAP=True
 
 .PHONY: install smoke test test-slow lint bench clean

@@ -95,6 +95,11 @@ class AutoRLSettings(BaseSettings):
         return (self.cache_dir or self.home_dir / "cache").expanduser()
 
     @property
+    def sweeps_dir(self) -> Path:
+        """Where `rdagent autorl sweep` keeps each sweep's folder (rdagent_autorl/sweep/engine.py)."""
+        return self.home_dir / "sweeps"
+
+    @property
     def templates_dir(self) -> Path:
         return self.assets_dir / "templates"
 

@@ -51,7 +51,7 @@ SHARED_CONFIG = {
     "lora_alpha": "LoRA scaling (with use_lora)",
     "gradient_checkpointing": "recompute activations in the backward pass: less memory, ~20% slower",
     "bf16": '"auto" = bf16 on a CUDA GPU that supports it, fp32 on CPU; or True / False',
-    "seed": "seeds the trainer and the max_train_samples subset",
+    "seed": "seeds the trainer and the max_train_samples subset (AUTORL_SEED, a run's seed, replaces the default)",
     "version": "the checkpoint's folder name under OUTPUT_DIR (the loop names it)",
     "max_train_samples": "None = every training row (online tasks: every game or goal); an int keeps a random subset",
     "logging_steps": "log the trainer metrics every this many optimizer steps",
@@ -80,6 +80,9 @@ def apply_overrides(config: dict, dry_run: dict) -> dict:
     overrides = json.loads(os.environ.get("AUTORL_CONFIG_JSON") or "{}")
     if unknown := set(overrides) - set(config):
         raise SystemExit(f"AUTORL_CONFIG_JSON: unknown keys {sorted(unknown)}; known: {sorted(config)}")
+    # A run's seed (bench --seed, a sweep's cell) reaches every template here; an explicit override wins.
+    if os.environ.get("AUTORL_SEED") and "seed" in config and "seed" not in overrides:
+        config["seed"] = int(os.environ["AUTORL_SEED"])
     config.update(overrides)
     if os.environ.get("AUTORL_DRY_RUN") == "1":
         config.update(dry_run)

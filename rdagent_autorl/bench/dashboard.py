@@ -2,8 +2,8 @@
 
     rdagent autorl ui --bench          (streamlit run this file; reads AUTORL_HOME)
 
-Shows what `bench`, the RD-Agent loop and `report` wrote: the ledger, each run's record.json,
-reports/metrics.json, figures and report.md. Nothing here computes scores.
+Shows what `bench`, the RD-Agent loop, `report` and `sweep` wrote: the ledger, each run's record.json,
+reports/metrics.json, figures and report.md, each sweep's summary.md and figures. Nothing here computes scores.
 """
 
 from __future__ import annotations
@@ -51,21 +51,41 @@ def show_run(run_dir: Path) -> None:
                               if not line.startswith("![")))
 
 
+def recorded_sweeps() -> list[Path]:
+    """Sweep folders whose tables were written (`rdagent autorl sweep`, `leaderboard --sweep`), newest first."""
+    base = get_settings().sweeps_dir
+    found = [p.parent for p in base.glob("*/summary.md")] if base.exists() else []
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def show_sweep(folder: Path) -> None:
+    """A sweep's tables and figures as its folder holds them (sweep/tables.py wrote them)."""
+    st.header(f"Sweep {folder.name}")
+    text = (folder / "summary.md").read_text()
+    st.markdown("\n".join(line for line in text.splitlines() if not line.startswith("![")))
+    for path in sorted((folder / "figures").glob("*.png")):
+        st.image(str(path), caption=path.stem.replace("_", " "))
+
+
 def main() -> None:
     st.set_page_config(page_title="AutoRL bench", layout="wide")
     st.title("AutoRL benchmark")
     folders = recorded_runs()
+    sweeps = recorded_sweeps()
     with st.sidebar:
         task = st.selectbox("Task", ["all"] + sorted({r["task"] for r in runs()}))
         labels = [p.name for p in folders]
         chosen = st.selectbox("Run", labels) if labels else None
+        sweep = st.selectbox("Sweep", ["-"] + [p.name for p in sweeps]) if sweeps else "-"
     st.subheader("Leaderboard")
     table = leaderboard(None if task == "all" else task)
     if table:
         st.dataframe(table, hide_index=True)
     else:
         st.info("No finished runs yet: `rdagent autorl bench --task gsm8k-rule --agent example --smoke`")
-    if chosen:
+    if sweep != "-":
+        show_sweep(next(p for p in sweeps if p.name == sweep))
+    elif chosen:
         show_run(folders[labels.index(chosen)])
 
 

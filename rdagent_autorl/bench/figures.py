@@ -15,19 +15,19 @@ from matplotlib.figure import Figure
 from rdagent_autorl.bench.run_data import RunData, is_valid
 
 
-def _figure(width: float = 8.0, height: float = 4.5):
+def new_figure(width: float = 8.0, height: float = 4.5):
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, format="png")
     return path
 
 
-def _empty(ax, text: str) -> None:
+def empty_note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="gray", fontsize=13)
 
 
@@ -39,7 +39,7 @@ def _deadline(ax, run: RunData) -> float:
 
 
 def score_vs_time(run: RunData, path: Path) -> Path:
-    fig, ax = _figure()
+    fig, ax = new_figure()
     valid = sorted((s for s in run.submissions if is_valid(s)), key=lambda s: s.time)
     deadline = (run.deadline - run.start) / 60
     if valid:
@@ -53,7 +53,7 @@ def score_vs_time(run: RunData, path: Path) -> Path:
         # Held until the deadline: the best score is what the run ends with, not what it had at the last submission.
         ax.step(xs + [max(xs[-1], deadline)], best + [best[-1]], where="post", color="tab:green", label="best so far")
     else:
-        _empty(ax, "no valid submissions")
+        empty_note(ax, "no valid submissions")
     if run.baseline is not None:
         ax.axhline(run.baseline, color="gray", linestyle="--", label=f"baseline ({run.baseline:.4g})")
     _deadline(ax, run)
@@ -62,11 +62,11 @@ def score_vs_time(run: RunData, path: Path) -> Path:
     ax.set_title("Score vs time")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def timeline(run: RunData, path: Path) -> Path:
-    fig, ax = _figure(8.0, 3.2)
+    fig, ax = new_figure(8.0, 3.2)
     subs = run.submissions
     groups = (("valid", "o", "tab:green", [s for s in subs if is_valid(s)]),
               ("invalid", "X", "tab:red", [s for s in subs if not is_valid(s)]))
@@ -90,7 +90,7 @@ def timeline(run: RunData, path: Path) -> Path:
                 ax.scatter([run.minutes(r) for r in group], [0] * len(group), marker="|", s=300, color=color,
                            label=label)
     if not subs and not revisions:
-        _empty(ax, "no submissions and no code revisions")
+        empty_note(ax, "no submissions and no code revisions")
     _deadline(ax, run)
     ax.set_ylim(-0.7, 1.7)
     ax.set_yticks([0, 1], ["code", "submissions"])
@@ -98,11 +98,11 @@ def timeline(run: RunData, path: Path) -> Path:
     ax.set_title("Timeline")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="upper left", fontsize=7, ncol=3, markerscale=0.6)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def code_churn(run: RunData, path: Path) -> Path:
-    fig, ax = _figure(8.0, 3.8)
+    fig, ax = new_figure(8.0, 3.8)
     revisions = run.revisions
     if revisions:
         xs = list(range(len(revisions)))
@@ -114,12 +114,12 @@ def code_churn(run: RunData, path: Path) -> Path:
                       rotation=60, ha="right", fontsize=7)
         ax.legend(loc="best", fontsize=8)
     else:
-        _empty(ax, "no code revisions recorded")
+        empty_note(ax, "no code revisions recorded")
         ax.set_xticks([])
     ax.set_ylabel("lines")
     ax.set_title("Code churn per revision")
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_figures(run: RunData, out_dir: Path) -> list[Path]:

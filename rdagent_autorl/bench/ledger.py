@@ -27,11 +27,11 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = ("run_id", "task", "agent", "driver", "base_model", "baseline", "best", "improvement", "ci_low", "ci_high",
            "submissions", "duration_s", "success", "workspace", "finished_at", "entry", "judge", "flags", "final",
-           "final_baseline", "final_improvement", "signature")
+           "final_baseline", "final_improvement", "seed", "sweep_id", "cell", "signature")
 SIGNED = COLUMNS[:-1]  # what the signature covers: every column but itself
 # Columns added after rows were first signed: a row written before one existed has it NULL and was signed
 # without it, so a NULL there is left out of the payload (a flag set and then erased still breaks it).
-LATER_COLUMNS = ("flags", "final", "final_baseline", "final_improvement")
+LATER_COLUMNS = ("flags", "final", "final_baseline", "final_improvement", "seed", "sweep_id", "cell")
 
 
 def ledger_path() -> Path:
@@ -69,6 +69,7 @@ def add_run(record: RunRecord, metrics: dict) -> dict:
         # The run's score: its chosen checkpoint on the final part, which no submission was scored on.
         "final": metrics.get("final_score"), "final_baseline": metrics.get("final_baseline"),
         "final_improvement": metrics.get("final_improvement"),
+        "seed": record.seed, "sweep_id": record.sweep_id, "cell": record.cell,
     }
     row["signature"] = sign(_payload(row))
     with _connect() as db:
@@ -91,12 +92,14 @@ def _payload(row: dict) -> bytes:
     return json.dumps(values, separators=(",", ":")).encode()
 
 
-def runs(task: str | None = None) -> list[dict]:
-    """The ledger's rows the harness wrote (signature valid), oldest first."""
+def runs(task: str | None = None, sweep_id: str | None = None) -> list[dict]:
+    """The ledger's rows the harness wrote (signature valid), oldest first; of one task, of one sweep."""
+    where = {"task": task, "sweep_id": sweep_id}
+    where = {k: v for k, v in where.items() if v}
     with _connect() as db:
         db.row_factory = sqlite3.Row
-        query = "SELECT * FROM runs" + (" WHERE task = ?" if task else "") + " ORDER BY finished_at"
-        rows = [dict(r) for r in db.execute(query, (task,) if task else ())]
+        query = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{k} = ?" for k in where) if where else "")
+        rows = [dict(r) for r in db.execute(query + " ORDER BY finished_at", tuple(where.values()))]
     trusted = [r for r in rows if r.get("signature") and verify(_payload(r), r["signature"])]
     if len(trusted) < len(rows):
         forged = [str(r.get("run_id")) for r in rows if r not in trusted]

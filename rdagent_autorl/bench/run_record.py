@@ -61,6 +61,9 @@ class RunRecord(BaseModel):
     judge: str = ""  # judge-scored tasks: the judge's identity (FAKE-... for the offline stand-in)
     # What confined the agent (run/sandbox.py): bwrap, docker, none; "" for the loop and older records.
     sandbox: str = ""
+    seed: int | None = None  # AUTORL_SEED, given to the agent (its training seed); None: the templates' own
+    sweep_id: str | None = None  # a sweep's cell (rdagent_autorl/sweep): the sweep's name and the cell's key
+    cell: str | None = None
 
 
 class Failure(BaseModel):

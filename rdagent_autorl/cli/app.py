@@ -89,12 +89,16 @@ def bench(
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="What confines the agent: bwrap, docker or none "
                                           "[default: AUTORL_AGENT_SANDBOX, auto = bwrap where it starts, else none "
                                           "with a warning]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of everything random in the run: the agent gets "
+                                       "it as AUTORL_SEED (the templates' training seed); recorded in the ledger."),
+    sweep_cell: Optional[str] = typer.Option(None, "--sweep-cell", hidden=True,
+                                             help="SWEEP_ID=CELL_KEY: the sweep engine tags its runs."),
 ) -> None:
     """Run an agent on a task in an isolated workspace with the grader; record, report, add to the ledger."""
     from rdagent_autorl.cli.bench_command import bench_command
 
     bench_command(task=task, agent=agent, model=model, timeout=timeout, gpus=gpus, port=port, smoke=smoke, data=data,
-                  limit=limit, sandbox=sandbox)
+                  limit=limit, sandbox=sandbox, seed=seed, sweep_cell=sweep_cell)
 
 
 @app.command()
@@ -117,11 +121,36 @@ def report(run_dir: Path = typer.Argument(..., help="A recorded run folder (from
 def leaderboard(
     task: Optional[str] = typer.Option(None, "--task", "-t", help="Only this task."),
     fmt: str = typer.Option("md", "--format", help="md or csv."),
+    sweep_id: Optional[str] = typer.Option(None, "--sweep", help="A sweep's tables (per task x agent x driver x "
+                                           "model over seeds, the cross-task score), written into its folder too."),
 ) -> None:
-    """Task x agent/driver table over the ledger's finished runs (mean ± spread)."""
+    """Task x agent/driver table over the ledger's finished runs (mean ± spread); --sweep: a sweep's tables."""
+    if fmt not in ("md", "csv"):
+        fail(f"unknown format {fmt!r}: md or csv")
+    if sweep_id:
+        from rdagent_autorl.cli.sweep_command import sweep_leaderboard
+
+        return sweep_leaderboard(sweep_id, fmt)
     from rdagent_autorl.cli.bench_command import leaderboard_command
 
     leaderboard_command(task, fmt)
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="The sweep's YAML: tasks, agents, drivers, models, seeds, budget "
+                                      "(README: Sweeps)."),
+    address: Optional[str] = typer.Option(None, "--address", help="A Ray cluster (ray://host:10001, or auto) "
+                                          "[default: a local Ray on this machine]."),
+    max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1,
+                                               help="Cells running at once [default: as many as Ray's resources allow]."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and their bench commands; start nothing."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the sweep: cells already in the ledger are skipped."),
+) -> None:
+    """Run a grid of bench runs (tasks x agents x drivers x base models x seeds) as Ray tasks; write the tables."""
+    from rdagent_autorl.cli.sweep_command import sweep_command
+
+    sweep_command(sweep_file, address=address, max_parallel=max_parallel, dry_run=dry_run, resume=resume)
 
 
 @app.command()

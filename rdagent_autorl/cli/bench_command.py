@@ -10,7 +10,8 @@ import typer
 from rdagent_autorl.cli.common import fail, run_defaults
 
 
-def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit, sandbox=None) -> None:
+def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit, sandbox=None, seed=None,
+                  sweep_cell=None) -> None:
     from rdagent_autorl.bench.agents import AgentError
     from rdagent_autorl.grading.final import read_final
     from rdagent_autorl.grading.run import records_dir_for
@@ -20,11 +21,17 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
     from rdagent_autorl.settings import get_settings
     from rdagent_autorl.tasks import TaskError, get_task
 
+    if sweep_cell:  # a sweep's cell: the run dies with the Ray task that started it (its processes follow)
+        import signal
+
+        from rdagent_autorl.process_control import die_with_parent
+
+        die_with_parent(signal.SIGTERM)
     try:
         d = run_defaults(get_task(task), smoke=smoke, model=model, data=data, timeout=timeout, gpus=gpus)
         result = run_bench(task, agent, model=d.model, data=d.data, timeout_s=d.timeout_s, gpus=d.gpus, limit=limit,
                            port=port, runs_dir=get_settings().home_dir / RUNS_FOLDER["bench"], smoke=smoke,
-                           sandbox=sandbox)
+                           sandbox=sandbox, seed=seed, sweep_cell=_sweep_cell(sweep_cell))
     except (AgentError, TaskError, ModelError, RunError, GraderStartError) as exc:
         fail(str(exc))
     rec, m = result.record, result.metrics
@@ -36,6 +43,16 @@ def bench_command(*, task, agent, model, timeout, gpus, port, smoke, data, limit
                f"{'  (killed at the deadline)' if rec.killed_at_deadline else ''}\n"
                f"final: {final.summary() if final else 'none (no final grade recorded)'}\n"
                f"report: {result.run_dir / 'reports' / 'report.md'}")
+
+
+def _sweep_cell(text: str | None) -> tuple[str, str] | None:
+    """`--sweep-cell SWEEP_ID=CELL_KEY` (the sweep engine's tag of its runs) -> (sweep id, cell key)."""
+    if not text:
+        return None
+    sweep_id, sep, cell = text.partition("=")
+    if not (sep and sweep_id and cell):
+        fail(f"--sweep-cell {text!r}: expected SWEEP_ID=CELL_KEY")
+    return sweep_id, cell
 
 
 def agents_command(as_json: bool) -> None:
@@ -66,6 +83,4 @@ def report_command(run_dir: Path) -> None:
 def leaderboard_command(task: str | None, fmt: str) -> None:
     from rdagent_autorl.bench.ledger import format_table, leaderboard
 
-    if fmt not in ("md", "csv"):
-        fail(f"unknown format {fmt!r}: md or csv")
     typer.echo(format_table(leaderboard(task), fmt))

@@ -122,7 +122,8 @@ class Harness:
     @classmethod
     def create(cls, task_arg: str, model: str, *, runs_dir: Path, agent: str, entry: Literal["bench", "loop"],
                driver: str | None, timeout_s: int, gpus: list[str], data: str = "auto", limit: int | None = None,
-               smoke: bool = False, sandbox: str = "") -> "Harness":
+               smoke: bool = False, sandbox: str = "", seed: int | None = None,
+               sweep_cell: tuple[str, str] | None = None) -> "Harness":
         """A new run folder with its workspace (nothing graded, no clock yet)."""
         from rdagent_autorl.models.resolve import resolve_model
         from rdagent_autorl.run.workspace import create_workspace
@@ -139,7 +140,8 @@ class Harness:
         record = RunRecord(run_id=run_dir.name, task=task.id, agent=agent, entry=entry, driver=driver,
                            base_model=str(base_model), data_source=grading.meta.data_source, gpus=list(gpus),
                            limit=limit, smoke=smoke, timeout_s=timeout_s, workspace=str(grading.workspace), judge=judge,
-                           sandbox=sandbox)
+                           sandbox=sandbox, seed=seed, sweep_id=sweep_cell[0] if sweep_cell else None,
+                           cell=sweep_cell[1] if sweep_cell else None)
         harness = cls(run_dir, grading, record)
         harness.save()
         return harness
@@ -286,9 +288,11 @@ def _checked_judge(task) -> str:
 
 def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto", timeout_s: int, gpus: list[str],
               limit: int | None = None, port: int = 0, runs_dir: Path, smoke: bool = False,
-              extra_env: dict[str, str] | None = None, poll_s: float = 5.0, sandbox: str | None = None) -> RunResult:
+              extra_env: dict[str, str] | None = None, poll_s: float = 5.0, sandbox: str | None = None,
+              seed: int | None = None, sweep_cell: tuple[str, str] | None = None) -> RunResult:
     """`bench`: the harness + the agent's start script as a subprocess, in the sandbox asked for [default:
-    AUTORL_AGENT_SANDBOX]. Smoke runs tell the agent AUTORL_SMOKE=1."""
+    AUTORL_AGENT_SANDBOX]. Smoke runs tell the agent AUTORL_SMOKE=1; a seed reaches it as AUTORL_SEED (the
+    templates' training seed, templates/common.py). `sweep_cell`: (sweep id, cell key) of a sweep's run."""
     from rdagent_autorl.bench.agents import AgentError, load_agent
     from rdagent_autorl.run.sandbox import SandboxUnavailable, resolve_kind
     from rdagent_autorl.settings import get_settings
@@ -298,10 +302,11 @@ def run_bench(task_arg: str, agent_name: str, *, model: str, data: str = "auto",
         kind = resolve_kind(sandbox or get_settings().agent_sandbox)
     except SandboxUnavailable as exc:
         raise RunError(str(exc)) from exc
-    env = {**os.environ, **(extra_env or {}), **({"AUTORL_SMOKE": "1"} if smoke else {})}
+    env = {**os.environ, **(extra_env or {}), **({"AUTORL_SMOKE": "1"} if smoke else {}),
+           **({"AUTORL_SEED": str(seed)} if seed is not None else {})}
     if problems := agent.missing(env):
         raise AgentError(f"agent {agent.name} is not ready here: " + "; ".join(problems))
     harness = Harness.create(task_arg, model, runs_dir=runs_dir, agent=agent.name, entry="bench",
                              driver=agent_driver(agent, env, smoke), timeout_s=timeout_s, gpus=gpus, data=data,
-                             limit=limit, smoke=smoke, sandbox=kind)
+                             limit=limit, smoke=smoke, sandbox=kind, seed=seed, sweep_cell=sweep_cell)
     return harness.run(SubprocessAgent(agent.script, env, poll_s, sandbox=kind), port=port)

@@ -127,6 +127,11 @@ class TaskSpec:
     stop: tuple[str, ...] = ()
     budget: Budget = field(default_factory=Budget)
     smoke: Smoke | None = None
+    # The score a solved task reaches: a sweep's cross-task score weighs each task's improvement by
+    # 1 / (reference_score - base) (PostTrainBench's normalisation; rdagent_autorl/sweep/tables.py). Every
+    # score here is in points of 0-100, so the default is the scale's top; a task whose ceiling is known to
+    # be lower (or a reference model's score) declares its own.
+    reference_score: float = 100.0
     templates: tuple[str, ...] = ()  # training templates (templates/<name>.py) offered for this task
     reward: str | None = None  # the rule reward GRPO trains on (a name in templates/rewards.py)
     # Files whose content defines what a grade means (prompt builders, environment, scoring code):
