@@ -1,10 +1,11 @@
-"""Linux process controls the harness relies on to leave no process behind: a parent-death signal (a
-child dies with the process that started it), the child-subreaper flag (orphans of a process tree are
-re-parented to its root, not to init, so a daemon that double-forked and called setsid is still found),
-and a guardian that takes a process's whole group with it when it dies (its grandchildren too).
+"""Linux process controls the harness relies on to leave no process behind and to keep its memory its own:
+a parent-death signal (a child dies with the process that started it), the child-subreaper flag (orphans
+of a process tree are re-parented to its root, not to init, so a daemon that double-forked and called
+setsid is still found), a guardian that takes a process's whole group with it when it dies (its
+grandchildren too), and the non-dumpable flag (other processes of the user cannot read its memory).
 
-Both are prctl(2) calls; the standard library does not wrap prctl and no maintained package on the
-registries does for these two flags, hence ctypes. Elsewhere than Linux they are no-ops returning False.
+They are prctl(2) calls; the standard library does not wrap prctl and no maintained package on the
+registries does for these flags, hence ctypes. Elsewhere than Linux they are no-ops returning False.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -37,6 +39,15 @@ def die_with_parent(sig: int = signal.SIGKILL) -> bool:
     if os.getppid() != parent or parent == 1:  # orphaned between fork and the call
         os._exit(1)
     return armed
+
+
+def deny_inspection() -> bool:
+    """Make this process non-dumpable: its /proc/<pid>/environ, mem, maps and fd/ then belong to root, and
+    other processes of the same user can neither read them nor ptrace it. The harness (its grader thread)
+    and every grading worker hold held-out items and keys in memory; an agent with no sandbox around it
+    (`--sandbox none`) runs as the same user. The command line stays readable; root and the process itself
+    are not affected; a child that execs is dumpable again (the agent's own processes stay inspectable)."""
+    return sys.platform.startswith("linux") and _prctl(PR_SET_DUMPABLE, 0)
 
 
 def become_subreaper() -> bool:

@@ -105,3 +105,50 @@ def test_the_processes_a_worker_started_die_with_it(ending):
     finally:
         service.kill()
         service.wait()
+
+
+# A process of user nobody, holding a secret in its environment, that asks (or not) not to be inspected.
+_HOLDER = """
+import sys, time
+from rdagent_autorl.process_control import deny_inspection
+if sys.argv[1] == "deny":
+    assert deny_inspection()
+print("ready", flush=True)
+time.sleep(60)
+"""
+_READER = """
+import sys
+for name in ("environ", "mem"):
+    try:
+        with open(f"/proc/{sys.argv[1]}/{name}", "rb") as f:
+            data = f.read(65536) if name == "environ" else b"opened"
+        print(name, "READ", b"HELD-OUT-SECRET" in data)
+    except OSError as exc:
+        print(name, "DENIED", type(exc).__name__)
+"""
+
+
+@pytest.mark.parametrize("holder", ["deny", "control"])
+def test_another_process_of_the_same_user_cannot_read_a_grader_process(holder):
+    """deny_inspection (the harness, whose grader thread holds held-out items, and every grading worker call it):
+    a process of the same non-root user, as an agent run with --sandbox none is, cannot read the grader's
+    environment or memory through /proc; the control, without it, can."""
+    import shutil
+
+    if os.getuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to run both processes as another user (setpriv)")
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c"]
+    env = {**os.environ, "HOLDER_SECRET": "HELD-OUT-SECRET"}
+    proc = subprocess.Popen([*as_nobody, _HOLDER, holder], env=env, stdout=subprocess.PIPE, text=True,
+                            cwd="/")
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        seen = subprocess.run([*as_nobody, _READER, str(proc.pid)], capture_output=True, text=True, timeout=60,
+                              cwd="/").stdout
+    finally:
+        proc.kill()
+        proc.wait()
+    if holder == "deny":
+        assert "environ DENIED PermissionError" in seen and "mem DENIED PermissionError" in seen, seen
+    else:
+        assert "environ READ True" in seen and "mem READ" in seen, seen

@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rdagent_autorl.process_control import die_with_parent, guard_process_group
+from rdagent_autorl.process_control import deny_inspection, die_with_parent, guard_process_group
 from rdagent_autorl.tasks.spec import PARTS
 
 
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     die_with_parent()
     guard_process_group()
+    deny_inspection()  # it loads the held-out split: no other process of this user reads its memory
 
     from rdagent_autorl.grading.evaluate import evaluate, make_config
     from rdagent_autorl.tasks import get_task

@@ -194,8 +194,12 @@ class Harness:
         """Grader up, baseline, clock, the agent, the end; then the report and the ledger row.
         An agent runner that raises leaves its record (with its end) and no report."""
         from rdagent_autorl.grading.service import GraderThread
+        from rdagent_autorl.process_control import deny_inspection
         from rdagent_autorl.settings import get_settings
 
+        # The grader runs in this process: an agent of the same user with no sandbox around it must not read
+        # its memory (held-out items, the installation key) through /proc; a sandbox hides it anyway.
+        deny_inspection()
         with GraderThread(self.grading, get_settings().grader_host, port) as grader:
             baseline = self._grade_baseline()
             deadline = self._start_clock(baseline)
