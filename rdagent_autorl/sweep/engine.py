@@ -93,7 +93,12 @@ def run_cell(config_json: str, cell_json: str, log_path: str) -> dict[str, Any]:
         proc = subprocess.Popen(bench_command(config, cell, gpu_ids), env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            code = proc.wait()
+            code = None
+            while code is None:  # short waits: Ray's cancel arrives as a KeyboardInterrupt between bytecodes,
+                try:             # never inside one long blocking wait
+                    code = proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
         except BaseException:  # ray.cancel (KeyboardInterrupt), worker shutdown: end the run and its processes
             proc.send_signal(signal.SIGTERM)
             try:
@@ -226,6 +231,11 @@ def execute(sweep: Sweep, *, address: str | None = None, max_parallel: int | Non
             state.status, state.ended, state.error = "cancelled", time.time(), "stopped by Ctrl-C"
         if running:
             ray.wait(list(running), num_returns=len(running), timeout=60)  # the cells end their run trees
+        done = ledger_cells(config.name)  # a run that finished as the stop came has its row: it is done
+        for state in running.values():
+            if state.cell.key in done:
+                state.status, state.error = "done", None
+                state.run_dir = str(Path(done[state.cell.key]["workspace"]).parent)
         sweep.save()
         raise
     finally:
